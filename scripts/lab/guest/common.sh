@@ -1,0 +1,10 @@
+# shellcheck shell=sh
+# Sourced by the guest-side scripts (busybox sh).
+# shellcheck disable=SC1091
+. /etc/lab.env
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+export LAB_REPO LAB_NAME LAB_DISK
+LAB_STATE="$LAB_REPO/.cache/lab/$LAB_NAME"
+IO="$LAB_STATE/io"
+DOCKERD_LOG=/var/log/dockerd.log
+uptime_s() { cut -d' ' -f1 /proc/uptime; }

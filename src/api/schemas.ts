@@ -1,0 +1,96 @@
+import * as v from 'valibot'
+
+/**
+ * Request bodies of the libnetwork remote-driver protocol (moby daemon/libnetwork/drivers/remote/
+ * api/api.go). Objects are loose: newer engines add fields, and Go ignores unknown keys too.
+ */
+const Id = v.pipe(
+  v.string('expected a string'),
+  v.regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hexadecimal characters')
+)
+
+const StringMap = v.record(v.string(), v.string('expected a string value'))
+
+const IpamData = v.looseObject({
+  AddressSpace: v.optional(v.string('expected a string')),
+  Pool: v.string('expected a CIDR string'),
+  Gateway: v.optional(v.string('expected a CIDR string')),
+  // Values may be "<nil>" (an aux address outside --ip-range): we never read them.
+  AuxAddresses: v.optional(v.nullable(v.record(v.string(), v.unknown()))),
+})
+
+const IpamList = v.optional(v.nullable(v.array(IpamData, 'expected an array')), null)
+
+/** The Options map of CreateNetwork / GwAllocCheck (libnetwork's n.generic). */
+const NetworkOptions = v.optional(
+  v.nullable(
+    v.looseObject({
+      'com.docker.network.generic': v.optional(v.nullable(StringMap), null),
+      'com.docker.network.internal': v.optional(v.boolean('expected a boolean')),
+      'com.docker.network.enable_ipv4': v.optional(v.boolean('expected a boolean')),
+      'com.docker.network.enable_ipv6': v.optional(v.boolean('expected a boolean')),
+    })
+  ),
+  null
+)
+
+const AnyMap = v.optional(v.nullable(v.record(v.string(), v.unknown())), null)
+
+export const Empty = v.looseObject({})
+
+export const CreateNetworkRequest = v.looseObject({
+  NetworkID: Id,
+  Options: NetworkOptions,
+  IPv4Data: IpamList,
+  IPv6Data: IpamList,
+})
+
+export const GwAllocCheckRequest = v.looseObject({ Options: NetworkOptions })
+
+export const AllocateNetworkRequest = v.looseObject({
+  NetworkID: Id,
+  Options: v.optional(v.nullable(StringMap), null),
+  IPv4Data: IpamList,
+  IPv6Data: IpamList,
+})
+
+export const NetworkRequest = v.looseObject({ NetworkID: Id })
+
+export const EndpointRequest = v.looseObject({ NetworkID: Id, EndpointID: Id })
+
+export const CreateEndpointRequest = v.looseObject({
+  NetworkID: Id,
+  EndpointID: Id,
+  Interface: v.optional(
+    v.nullable(
+      v.looseObject({
+        Address: v.optional(v.string('expected a CIDR string'), ''),
+        AddressIPv6: v.optional(v.string('expected a CIDR string'), ''),
+        MacAddress: v.optional(v.string('expected a string'), ''),
+      })
+    ),
+    null
+  ),
+  Options: AnyMap,
+})
+
+export const JoinRequest = v.looseObject({
+  NetworkID: Id,
+  EndpointID: Id,
+  SandboxKey: v.optional(v.string('expected a string')),
+  Options: AnyMap,
+})
+
+export const ExternalConnectivityRequest = v.looseObject({
+  NetworkID: Id,
+  EndpointID: Id,
+  Options: AnyMap,
+})
+
+export const DiscoveryRequest = v.looseObject({
+  DiscoveryType: v.number('expected a number'),
+  DiscoveryData: v.optional(v.unknown()),
+})
+
+export type CreateNetworkBody = v.InferOutput<typeof CreateNetworkRequest>
+export type NetworkOptionsBody = v.InferOutput<typeof NetworkOptions>

@@ -1,0 +1,59 @@
+import { parseArgs } from 'node:util'
+import * as v from 'valibot'
+import { LOG_LEVELS } from './log.ts'
+import type { LogLevel } from './log.ts'
+
+export interface Config {
+  socketPath: string
+  stateDir: string
+  logLevel: LogLevel
+  ipTimeoutMs: number
+  ipBin: string
+}
+
+/** Inside the managed plugin: the socket Docker expects and the propagated state mount. */
+export const PLUGIN_DEFAULTS = {
+  socketPath: '/run/docker/plugins/ipvlan-lan.sock',
+  stateDir: '/state',
+}
+
+const Schema = v.object({
+  socketPath: v.pipe(v.string(), v.minLength(1, '--socket: expected a path')),
+  stateDir: v.pipe(v.string(), v.minLength(1, '--state-dir: expected a directory')),
+  logLevel: v.picklist(LOG_LEVELS, `LOG_LEVEL / --log-level: expected one of ${LOG_LEVELS.join(', ')}`),
+  ipTimeoutMs: v.pipe(
+    v.number(),
+    v.integer('--ip-timeout-ms / IP_TIMEOUT_MS: expected an integer'),
+    v.minValue(100, '--ip-timeout-ms / IP_TIMEOUT_MS: expected at least 100'),
+    v.maxValue(600_000, '--ip-timeout-ms / IP_TIMEOUT_MS: expected at most 600000')
+  ),
+  ipBin: v.pipe(v.string(), v.minLength(1)),
+})
+
+/**
+ * Command line first, then environment (the plugin's settable LOG_LEVEL), then defaults.
+ * `node dist/main.js --socket PATH --state-dir DIR` runs the same program outside Docker.
+ */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      socket: { type: 'string' },
+      'state-dir': { type: 'string' },
+      'log-level': { type: 'string' },
+      'ip-timeout-ms': { type: 'string' },
+      'ip-bin': { type: 'string' },
+    },
+    strict: true,
+  })
+  const timeout = values['ip-timeout-ms'] ?? env['IP_TIMEOUT_MS'] ?? '10000'
+  const result = v.safeParse(Schema, {
+    socketPath: values.socket ?? env['SOCKET_PATH'] ?? PLUGIN_DEFAULTS.socketPath,
+    stateDir: values['state-dir'] ?? env['STATE_DIR'] ?? PLUGIN_DEFAULTS.stateDir,
+    logLevel: (values['log-level'] ?? env['LOG_LEVEL'] ?? 'info').toLowerCase(),
+    ipTimeoutMs: /^[0-9]+$/.test(timeout) ? Number(timeout) : NaN,
+    ipBin: values['ip-bin'] ?? env['IP_BIN'] ?? 'ip',
+  })
+  if (!result.success) throw new Error(result.issues.map((issue) => issue.message).join('; '))
+  return result.output
+}

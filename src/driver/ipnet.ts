@@ -1,0 +1,29 @@
+import { BlockList, isIP } from 'node:net'
+
+/** IP prefix helpers over node:net (no I/O). */
+export interface Cidr {
+  ip: string
+  prefix: number
+  family: 4 | 6
+}
+
+export function parseCidr(text: string): Cidr | undefined {
+  const slash = text.indexOf('/')
+  if (slash < 0) return undefined
+  const ip = text.slice(0, slash)
+  const prefixText = text.slice(slash + 1)
+  const family = isIP(ip)
+  if ((family !== 4 && family !== 6) || !/^[0-9]{1,3}$/.test(prefixText)) return undefined
+  const prefix = Number(prefixText)
+  if (prefix > (family === 4 ? 32 : 128)) return undefined
+  return { ip, prefix, family }
+}
+
+/** True when `ip` lies inside `pool` (both of the same family). */
+export function poolContains(pool: Cidr, ip: Cidr): boolean {
+  if (pool.family !== ip.family) return false
+  const list = new BlockList()
+  const type = pool.family === 4 ? 'ipv4' : 'ipv6'
+  list.addSubnet(pool.ip, pool.prefix, type)
+  return list.check(ip.ip, type)
+}

@@ -1,0 +1,55 @@
+import type { IpvlanFlag, IpvlanMode } from '../link/link-layer.ts'
+
+export type { IpvlanFlag, IpvlanMode }
+
+/** One IPAM pool of a network: CIDR pool and, when Docker reserved one, the gateway IP (no mask). */
+export interface Subnet {
+  pool: string
+  gateway?: string | undefined
+}
+
+/** How a network's parent came to be, which decides whether we delete it with the network. */
+export type ParentOrigin = 'existing' | 'vlan' | 'dummy'
+
+/** Everything needed to serve a network after a restart; persisted as is. */
+export interface NetworkRecord {
+  id: string
+  parent: string
+  parentOrigin: ParentOrigin
+  /** For a parent we created as an 802.1Q sub-interface: its master and VLAN id. */
+  vlan?: { master: string; id: number } | undefined
+  mode: IpvlanMode
+  flag: IpvlanFlag
+  mtu?: number | undefined
+  internal: boolean
+  ipv4: Subnet[]
+  ipv6: Subnet[]
+}
+
+/** Everything needed to serve an endpoint after a restart; persisted as is. */
+export interface EndpointRecord {
+  id: string
+  networkId: string
+  /** Host-side name of the ipvlan link we create at Join. */
+  ifname: string
+  /** CIDR strings as Docker's IPAM assigned them, when present. */
+  ipv4?: string | undefined
+  ipv6?: string | undefined
+}
+
+/** A default or on-link route handed back to libnetwork in Join. */
+export interface StaticRoute {
+  destination: string
+  /** 0 = next hop, 1 = connected (libnetwork types.NEXTHOP / types.CONNECTED). */
+  routeType: 0 | 1
+  nextHop?: string
+}
+
+export interface JoinResult {
+  srcName: string
+  dstPrefix: string
+  gateway?: string
+  gatewayIPv6?: string
+  staticRoutes: StaticRoute[]
+  disableGatewayService: boolean
+}

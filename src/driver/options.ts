@@ -1,0 +1,119 @@
+import { invalid } from '../errors.ts'
+import { ifnameProblem } from '../ifname.ts'
+import { parseCidr } from './ipnet.ts'
+import type { IpvlanFlag, IpvlanMode, Subnet } from './model.ts'
+
+/** Network options as Docker sends them, already shaped by the HTTP layer. */
+export interface NetworkOptionsInput {
+  /** The user's `-o key=value` pairs (com.docker.network.generic). */
+  generic: ReadonlyMap<string, string>
+  /** `--internal` (com.docker.network.internal). */
+  internal: boolean
+  /** com.docker.network.enable_ipv4 / enable_ipv6; undefined on engines that do not send them. */
+  enableIPv4?: boolean | undefined
+  enableIPv6?: boolean | undefined
+}
+
+export interface IpamInput {
+  pool: string
+  /** CIDR as IPAM sends it ("192.168.10.1/24"), when a gateway was reserved. */
+  gateway?: string | undefined
+}
+
+export interface NetworkOptions {
+  /** undefined: no `-o parent`, the network gets a dummy parent and is internal. */
+  parent: string | undefined
+  mode: IpvlanMode
+  flag: IpvlanFlag
+  mtu: number | undefined
+  internal: boolean
+}
+
+export const MODES: readonly IpvlanMode[] = ['l2', 'l3', 'l3s']
+export const FLAGS: readonly IpvlanFlag[] = ['bridge', 'private', 'vepa']
+const KNOWN_OPTIONS = ['parent', 'ipvlan_mode', 'ipvlan_flag', 'mtu', 'com.docker.network.driver.mtu']
+
+/**
+ * Reads the built-in ipvlan driver's options (parent, ipvlan_mode, ipvlan_flag) plus `mtu`.
+ * Unlike the built-in driver, a misspelt option is an error rather than silently ignored: a typo
+ * in `parent` used to produce a dummy parent without a word (moby/libnetwork#1008). Other
+ * `com.docker.*` keys are Docker's own and are ignored.
+ */
+export function parseNetworkOptions(input: NetworkOptionsInput): NetworkOptions {
+  for (const key of input.generic.keys()) {
+    if (!KNOWN_OPTIONS.includes(key) && !key.startsWith('com.docker.')) {
+      throw invalid(
+        `unknown option "${printable(key)}": this driver accepts -o parent, ipvlan_mode, ipvlan_flag and mtu`
+      )
+    }
+  }
+  const parentText = input.generic.get('parent') ?? ''
+  let parent: string | undefined
+  if (parentText !== '') {
+    const problem = ifnameProblem(parentText)
+    if (problem !== undefined) {
+      throw invalid(`option "parent": "${printable(parentText)}" ${problem}`)
+    }
+    if (parentText === 'lo') throw invalid('option "parent": the loopback interface cannot be an ipvlan parent')
+    parent = parentText
+  }
+  const mode = pick(input.generic.get('ipvlan_mode'), MODES, 'ipvlan_mode', 'l2')
+  const flag = pick(input.generic.get('ipvlan_flag'), FLAGS, 'ipvlan_flag', 'bridge')
+  const mtu = parseMtu(input.generic)
+  return { parent, mode, flag, mtu, internal: input.internal || parent === undefined }
+}
+
+function pick<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  option: string,
+  fallback: T
+): T {
+  if (value === undefined || value === '') return fallback
+  const found = allowed.find((candidate) => candidate === value)
+  if (found === undefined) {
+    throw invalid(
+      `option "${option}": "${printable(value)}" is not valid, expected one of ${allowed.join(', ')} (default ${fallback})`
+    )
+  }
+  return found
+}
+
+function parseMtu(generic: ReadonlyMap<string, string>): number | undefined {
+  const ours = generic.get('mtu')
+  const dockers = generic.get('com.docker.network.driver.mtu')
+  const [key, text] = ours !== undefined ? ['mtu', ours] : ['com.docker.network.driver.mtu', dockers]
+  if (text === undefined || text === '') return undefined
+  const mtu = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN
+  if (!(mtu >= 68 && mtu <= 65535)) {
+    throw invalid(`option "${key}": "${printable(text)}" is not an MTU, expected an integer from 68 to 65535`)
+  }
+  return mtu
+}
+
+/** Turns IPAM data into subnets; `family` names the field in errors (IPv4Data / IPv6Data). */
+export function parseSubnets(data: readonly IpamInput[], family: 4 | 6): Subnet[] {
+  const field = family === 4 ? 'IPv4Data' : 'IPv6Data'
+  return data.flatMap((entry, index) => {
+    const pool = parseCidr(entry.pool)
+    if (!pool || pool.family !== family) {
+      throw invalid(`${field}[${index}].Pool: "${printable(entry.pool)}" is not an IPv${family} CIDR`)
+    }
+    // Docker sends 0.0.0.0/0 when IPv4 is disabled on engines that always send IPv4Data.
+    if (pool.prefix === 0) return []
+    if (entry.gateway === undefined || entry.gateway === '') return [{ pool: entry.pool }]
+    const gateway = parseCidr(entry.gateway)
+    if (!gateway || gateway.family !== family) {
+      throw invalid(
+        `${field}[${index}].Gateway: "${printable(entry.gateway)}" is not an IPv${family} address in CIDR form`
+      )
+    }
+    return [{ pool: entry.pool, gateway: gateway.ip }]
+  })
+}
+
+/** Keeps error messages readable when fed hostile input: control characters escaped, length cut. */
+export function printable(text: string): string {
+  const cut = text.length > 64 ? `${text.slice(0, 64)}...` : text
+  return JSON.stringify(cut).slice(1, -1)
+}

@@ -1,0 +1,28 @@
+/**
+ * The one error type that crosses layers. `kind` decides the HTTP status; `message` is what the
+ * operator reads in `docker` output, so it must name the option or field and what was expected.
+ */
+export type ErrorKind =
+  | 'invalid-parameter'
+  | 'not-found'
+  | 'conflict'
+  | 'unsupported'
+  | 'unavailable'
+  | 'internal'
+
+export class DriverError extends Error {
+  readonly kind: ErrorKind
+
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'DriverError'
+    this.kind = kind
+  }
+}
+
+export const invalid = (message: string): DriverError => new DriverError('invalid-parameter', message)
+
+/** The message of anything thrown, for logs and wrapped errors. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

@@ -1,0 +1,208 @@
+import { Hono } from 'hono'
+
+import { bodyLimit } from 'hono/body-limit'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { NetworkOptionsBody } from '../api/schemas.ts'
+import * as api from '../api/schemas.ts'
+import type { IpvlanDriver } from '../driver/driver.ts'
+import type { NetworkOptionsInput } from '../driver/options.ts'
+import { DriverError, messageOf } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import { joinResponse } from './responses.ts'
+import { readBody } from './body.ts'
+
+/** Largest request we read: real requests are a few KiB; anything bigger is refused unread. */
+export const MAX_BODY_BYTES = 1024 * 1024
+
+export interface AppOptions {
+  driver: IpvlanDriver
+  log: Logger
+  /** Extra numbers for the status call (process counts, store stats). */
+  stats?: () => Record<string, unknown>
+}
+
+/**
+ * The libnetwork remote-driver protocol: POST /<Subsystem>.<Method>, JSON in and out. Maps Docker's
+ * PascalCase wire shapes to the driver's inputs and back; the driver never sees Docker's JSON.
+ */
+export function createApp({ driver, log, stats }: AppOptions): Hono {
+  const app = new Hono()
+
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json({ Err: `request body larger than ${MAX_BODY_BYTES} bytes` }, 413),
+    })
+  )
+  app.use('*', async (c, next) => {
+    const started = performance.now()
+    await next()
+    log.debug('request', {
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    })
+  })
+
+  app.post('/Plugin.Activate', (c) => c.json({ Implements: ['NetworkDriver'] }))
+
+  app.post('/NetworkDriver.GetCapabilities', (c) => {
+    const caps = driver.capabilities()
+    return c.json({
+      Scope: caps.scope,
+      ConnectivityScope: caps.connectivityScope,
+      GwAllocChecker: caps.gwAllocChecker,
+    })
+  })
+
+  app.post('/NetworkDriver.GwAllocCheck', async (c) => {
+    const body = await readBody(c, 'GwAllocCheck', api.GwAllocCheckRequest)
+    const skip = driver.gwAllocCheck(networkOptions(body.Options))
+    return c.json({ SkipIPv4: skip.skipIPv4, SkipIPv6: skip.skipIPv6 })
+  })
+
+  app.post('/NetworkDriver.CreateNetwork', async (c) => {
+    const body = await readBody(c, 'CreateNetwork', api.CreateNetworkRequest)
+    await driver.createNetwork({
+      networkId: body.NetworkID,
+      options: networkOptions(body.Options),
+      ipv4: ipam(body.IPv4Data),
+      ipv6: ipam(body.IPv6Data),
+    })
+    return c.json({})
+  })
+
+  app.post('/NetworkDriver.DeleteNetwork', async (c) => {
+    const body = await readBody(c, 'DeleteNetwork', api.NetworkRequest)
+    await driver.deleteNetwork(body.NetworkID)
+    return c.json({})
+  })
+
+  app.post('/NetworkDriver.AllocateNetwork', async (c) => {
+    const body = await readBody(c, 'AllocateNetwork', api.AllocateNetworkRequest)
+    const options = driver.allocateNetwork({
+      generic: toMap(body.Options ?? {}),
+      internal: false,
+    })
+    return c.json({ Options: options })
+  })
+
+  app.post('/NetworkDriver.FreeNetwork', async (c) => {
+    await readBody(c, 'FreeNetwork', api.NetworkRequest)
+    return c.json({})
+  })
+
+  app.post('/NetworkDriver.CreateEndpoint', async (c) => {
+    const body = await readBody(c, 'CreateEndpoint', api.CreateEndpointRequest)
+    const options = body.Options ?? {}
+    if (options['com.docker.network.portmap'] || options['com.docker.network.endpoint.exposedports']) {
+      log.debug('ipvlan does not publish ports; port mappings and exposures are ignored')
+    }
+    await driver.createEndpoint({
+      networkId: body.NetworkID,
+      endpointId: body.EndpointID,
+      address: body.Interface?.Address ?? '',
+      addressIPv6: body.Interface?.AddressIPv6 ?? '',
+      macAddress: body.Interface?.MacAddress ?? '',
+      optionsMacAddress: present(options['com.docker.network.endpoint.macaddress']),
+    })
+    // Never echo addresses or a MAC back: libnetwork treats that as a conflicting change.
+    return c.json({})
+  })
+
+  app.post('/NetworkDriver.EndpointOperInfo', async (c) => {
+    const body = await readBody(c, 'EndpointOperInfo', api.EndpointRequest)
+    return c.json({ Value: driver.endpointOperInfo(body.NetworkID, body.EndpointID) })
+  })
+
+  app.post('/NetworkDriver.DeleteEndpoint', async (c) => {
+    const body = await readBody(c, 'DeleteEndpoint', api.EndpointRequest)
+    await driver.deleteEndpoint(body.NetworkID, body.EndpointID)
+    return c.json({})
+  })
+
+  app.post('/NetworkDriver.Join', async (c) => {
+    const body = await readBody(c, 'Join', api.JoinRequest)
+    return c.json(joinResponse(await driver.join(body.NetworkID, body.EndpointID)))
+  })
+
+  app.post('/NetworkDriver.Leave', async (c) => {
+    await readBody(c, 'Leave', api.EndpointRequest)
+    driver.leave()
+    return c.json({})
+  })
+
+  // Nothing to program: ipvlan publishes no ports. Answer {} (404 would also be tolerated).
+  app.post('/NetworkDriver.ProgramExternalConnectivity', async (c) => {
+    await readBody(c, 'ProgramExternalConnectivity', api.ExternalConnectivityRequest)
+    return c.json({})
+  })
+
+  app.post('/NetworkDriver.RevokeExternalConnectivity', async (c) => {
+    await readBody(c, 'RevokeExternalConnectivity', api.EndpointRequest)
+    return c.json({})
+  })
+
+  // Swarm node discovery: nothing to do for a local-scope driver.
+  app.post('/NetworkDriver.DiscoverNew', async (c) => {
+    await readBody(c, 'DiscoverNew', api.DiscoveryRequest)
+    return c.json({})
+  })
+
+  app.post('/NetworkDriver.DiscoverDelete', async (c) => {
+    await readBody(c, 'DiscoverDelete', api.DiscoveryRequest)
+    return c.json({})
+  })
+
+  /** Not part of Docker's protocol: what the plugin holds, for operators and benchmarks. */
+  app.post('/IpvlanLan.Status', (c) =>
+    c.json({
+      Networks: driver.networks().length,
+      Endpoints: driver.endpoints().length,
+      RssBytes: process.memoryUsage().rss,
+      ...stats?.(),
+    })
+  )
+
+  app.notFound((c) => c.json({ Err: `unknown method ${c.req.method} ${c.req.path}` }, 404))
+
+  app.onError((error, c) => {
+    const status = statusOf(error)
+    const message = messageOf(error)
+    if (status >= 500) log.warn('request failed', { path: c.req.path, error: message })
+    else log.debug('request rejected', { path: c.req.path, error: message })
+    return c.json({ Err: message }, status)
+  })
+
+  return app
+}
+
+/** Bad input is a 400; everything else a 500. Never 404: for ExternalConnectivity it means "not implemented". */
+function statusOf(error: unknown): ContentfulStatusCode {
+  if (error instanceof DriverError && error.kind === 'invalid-parameter') return 400
+  return 500
+}
+
+function networkOptions(options: NetworkOptionsBody): NetworkOptionsInput {
+  return {
+    generic: toMap(options?.['com.docker.network.generic'] ?? {}),
+    internal: options?.['com.docker.network.internal'] === true,
+    enableIPv4: options?.['com.docker.network.enable_ipv4'],
+    enableIPv6: options?.['com.docker.network.enable_ipv6'],
+  }
+}
+
+function ipam(list: readonly { Pool: string; Gateway?: string | undefined }[] | null) {
+  return (list ?? []).map((entry) => ({ pool: entry.Pool, gateway: entry.Gateway }))
+}
+
+/** Own keys only, into a Map: keys like "__proto__" stay plain data. */
+function toMap(record: Record<string, string>): Map<string, string> {
+  return new Map(Object.entries(record))
+}
+
+function present(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== ''
+}
+

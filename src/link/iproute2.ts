@@ -1,0 +1,138 @@
+import { isValidIfname } from '../ifname.ts'
+import { classify } from './classify.ts'
+import type { IpvlanSpec, LinkInfo, LinkLayer } from './link-layer.ts'
+import { LinkError } from './link-layer.ts'
+import type { IpRunner } from './runner.ts'
+
+export interface Iproute2Options {
+  run: IpRunner
+  /** Reported in timeout errors. */
+  timeoutMs: number
+}
+
+const ALIAS = /^[A-Za-z0-9_.:/-]{1,200}$/
+const MODES = new Set(['l2', 'l3', 'l3s'])
+const FLAGS = new Set(['bridge', 'private', 'vepa'])
+
+/**
+ * LinkLayer over iproute2. Multi-step changes go through one `ip -batch -` process (one fork per
+ * Join), and every argument is re-checked here so nothing unvalidated ever reaches `ip`.
+ */
+export function createIproute2(options: Iproute2Options): LinkLayer {
+  const { run, timeoutMs } = options
+
+  const exec = async (args: string[], input?: string): Promise<string> => {
+    const result = await run(args, input)
+    if (result.exitCode === 0 && !result.timedOut) return result.stdout
+    const command = input === undefined ? `ip ${args.join(' ')}` : `ip -batch: ${input.trim().replace(/\n/g, '; ')}`
+    throw classify(result, command, timeoutMs)
+  }
+  const batch = (lines: string[][]): Promise<string> =>
+    exec(['-batch', '-'], lines.map((line) => line.join(' ')).join('\n') + '\n')
+
+  const ipvlanAdd = (spec: IpvlanSpec): string[] => {
+    name(spec.name)
+    name(spec.parent)
+    alias(spec.alias)
+    if (!MODES.has(spec.mode)) refuse('ipvlan mode', spec.mode)
+    if (!FLAGS.has(spec.flag)) refuse('ipvlan flag', spec.flag)
+    const mtu = spec.mtu === undefined ? [] : ['mtu', String(integer(spec.mtu, 68, 65535, 'mtu'))]
+    return ['link', 'add', 'name', spec.name, 'link', spec.parent, ...mtu, 'type', 'ipvlan', 'mode', spec.mode, spec.flag]
+  }
+
+  return {
+    async list() {
+      return parseLinks(await exec(['-j', '-d', 'link', 'show']))
+    },
+    async show(linkName) {
+      name(linkName)
+      try {
+        return parseLinks(await exec(['-j', '-d', 'link', 'show', 'dev', linkName]))[0]
+      } catch (error) {
+        if (error instanceof LinkError && error.kind === 'not-found') return undefined
+        throw error
+      }
+    },
+    async addIpvlan(spec) {
+      await batch([ipvlanAdd(spec), ['link', 'set', 'dev', spec.name, 'alias', spec.alias]])
+    },
+    async probeIpvlan(spec) {
+      await batch([ipvlanAdd(spec), ['link', 'del', 'dev', spec.name]])
+    },
+    async addVlan(spec) {
+      name(spec.name)
+      name(spec.master)
+      alias(spec.alias)
+      const id = String(integer(spec.vlanId, 1, 4094, 'vlan id'))
+      await batch([
+        ['link', 'add', 'link', spec.master, 'name', spec.name, 'type', 'vlan', 'id', id],
+        ['link', 'set', 'dev', spec.name, 'alias', spec.alias],
+        ['link', 'set', 'dev', spec.name, 'up'],
+      ])
+    },
+    async addDummy(spec) {
+      name(spec.name)
+      alias(spec.alias)
+      await batch([
+        ['link', 'add', 'name', spec.name, 'type', 'dummy'],
+        ['link', 'set', 'dev', spec.name, 'alias', spec.alias],
+        ['link', 'set', 'dev', spec.name, 'up'],
+      ])
+    },
+    async setUp(linkName) {
+      name(linkName)
+      await exec(['link', 'set', 'dev', linkName, 'up'])
+    },
+    async remove(linkName) {
+      name(linkName)
+      try {
+        await exec(['link', 'del', 'dev', linkName])
+        return true
+      } catch (error) {
+        if (error instanceof LinkError && error.kind === 'not-found') return false
+        throw error
+      }
+    },
+  }
+}
+
+function name(value: string): void {
+  if (!isValidIfname(value)) refuse('interface name', value)
+}
+
+function alias(value: string): void {
+  if (!ALIAS.test(value)) refuse('alias', value)
+}
+
+function integer(value: number, min: number, max: number, what: string): number {
+  if (!Number.isInteger(value) || value < min || value > max) refuse(what, String(value))
+  return value
+}
+
+function refuse(what: string, value: string): never {
+  throw new LinkError('failed', `refusing to run ip with invalid ${what} ${JSON.stringify(value)}`, 'ip')
+}
+
+interface IpJsonLink {
+  ifname?: unknown
+  ifalias?: unknown
+  flags?: unknown
+  linkinfo?: { info_kind?: unknown }
+}
+
+function parseLinks(stdout: string): LinkInfo[] {
+  const parsed: unknown = JSON.parse(stdout === '' ? '[]' : stdout)
+  if (!Array.isArray(parsed)) return []
+  return (parsed as IpJsonLink[]).flatMap((link) => {
+    if (typeof link.ifname !== 'string') return []
+    const flags = Array.isArray(link.flags) ? link.flags : []
+    return [
+      {
+        name: link.ifname,
+        alias: typeof link.ifalias === 'string' ? link.ifalias : undefined,
+        kind: typeof link.linkinfo?.info_kind === 'string' ? link.linkinfo.info_kind : undefined,
+        up: flags.includes('UP'),
+      },
+    ]
+  })
+}

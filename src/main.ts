@@ -1,0 +1,44 @@
+import { loadConfig } from './config.ts'
+import { IpvlanDriver } from './driver/driver.ts'
+import { messageOf } from './errors.ts'
+import { createApp } from './http/app.ts'
+import { createIproute2 } from './link/iproute2.ts'
+import { execaRunner } from './link/runner.ts'
+import { createLogger } from './log.ts'
+import { close, listenUnix } from './server.ts'
+import { JsonFileStore } from './store/json-file-store.ts'
+
+/** Composition root: config -> store -> link layer -> driver -> HTTP app -> unix socket. */
+async function main(): Promise<void> {
+  const config = loadConfig(process.argv.slice(2), process.env)
+  const log = createLogger(config.logLevel)
+  let ipProcesses = 0
+  const links = createIproute2({
+    run: execaRunner({ ipBin: config.ipBin, timeoutMs: config.ipTimeoutMs, onSpawn: () => ipProcesses++ }),
+    timeoutMs: config.ipTimeoutMs,
+  })
+  const store = new JsonFileStore(config.stateDir, log)
+  const driver = await IpvlanDriver.open({ links, store, log })
+  const app = createApp({ driver, log, stats: () => ({ IpProcesses: ipProcesses, Store: store.stats }) })
+  const server = await listenUnix(app, config.socketPath)
+  log.info('listening', { socket: config.socketPath, stateDir: config.stateDir, logLevel: config.logLevel })
+
+  // After listening: Docker gives a plugin ~10 s to answer, and a sweep must never delay that.
+  driver.reconcile().then(
+    (report) => log.info('start-up reconciliation done', { removed: report.removed }),
+    (error: unknown) => log.error('start-up reconciliation failed', { error: messageOf(error) })
+  )
+
+  const stop = (signal: string): void => {
+    log.info('stopping', { signal })
+    void close(server).then(() => process.exit(0))
+    setTimeout(() => process.exit(0), 2000).unref()
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`level=error msg=${JSON.stringify('fatal: ' + messageOf(error))}\n`)
+  process.exit(1)
+})

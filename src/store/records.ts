@@ -1,0 +1,28 @@
+import * as v from 'valibot'
+
+/** On-disk schema of the state files. Version 1; a later version migrates with defaults here. */
+const Subnet = v.object({ pool: v.string(), gateway: v.optional(v.string()) })
+
+export const NetworkFile = v.object({
+  version: v.literal(1),
+  id: v.string(),
+  parent: v.string(),
+  parentOrigin: v.picklist(['existing', 'vlan', 'dummy']),
+  vlan: v.optional(v.object({ master: v.string(), id: v.number() })),
+  mode: v.picklist(['l2', 'l3', 'l3s']),
+  // Missing in a record means the default, the moby#44925 lesson: never fail on an older file.
+  flag: v.optional(v.picklist(['bridge', 'private', 'vepa']), 'bridge'),
+  mtu: v.optional(v.number()),
+  internal: v.boolean(),
+  ipv4: v.array(Subnet),
+  ipv6: v.array(Subnet),
+})
+
+export const EndpointFile = v.object({
+  version: v.literal(1),
+  id: v.string(),
+  networkId: v.string(),
+  ifname: v.string(),
+  ipv4: v.optional(v.string()),
+  ipv6: v.optional(v.string()),
+})
