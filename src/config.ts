@@ -20,7 +20,10 @@ export const PLUGIN_DEFAULTS = {
 const Schema = v.object({
   socketPath: v.pipe(v.string(), v.minLength(1, '--socket: expected a path')),
   stateDir: v.pipe(v.string(), v.minLength(1, '--state-dir: expected a directory')),
-  logLevel: v.picklist(LOG_LEVELS, `LOG_LEVEL / --log-level: expected one of ${LOG_LEVELS.join(', ')}`),
+  logLevel: v.picklist(
+    LOG_LEVELS,
+    `LOG_LEVEL / --log-level: expected one of ${LOG_LEVELS.join(', ')}`
+  ),
   ipTimeoutMs: v.pipe(
     v.number(),
     v.integer('--ip-timeout-ms / IP_TIMEOUT_MS: expected an integer'),

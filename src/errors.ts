@@ -3,12 +3,7 @@
  * operator reads in `docker` output, so it must name the option or field and what was expected.
  */
 export type ErrorKind =
-  | 'invalid-parameter'
-  | 'not-found'
-  | 'conflict'
-  | 'unsupported'
-  | 'unavailable'
-  | 'internal'
+  'invalid-parameter' | 'not-found' | 'conflict' | 'unsupported' | 'unavailable' | 'internal'
 
 export class DriverError extends Error {
   readonly kind: ErrorKind
@@ -20,7 +15,8 @@ export class DriverError extends Error {
   }
 }
 
-export const invalid = (message: string): DriverError => new DriverError('invalid-parameter', message)
+export const invalid = (message: string): DriverError =>
+  new DriverError('invalid-parameter', message)
 
 /** The message of anything thrown, for logs and wrapped errors. */
 export function messageOf(error: unknown): string {

@@ -6,8 +6,7 @@
  */
 const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/
 
-export const IFNAME_RULE =
-  '1-15 characters from A-Z a-z 0-9 _ . -, not starting with "-" or "."'
+export const IFNAME_RULE = '1-15 characters from A-Z a-z 0-9 _ . -, not starting with "-" or "."'
 
 /** Returns why `name` is not an acceptable interface name, or undefined when it is. */
 export function ifnameProblem(name: string): string | undefined {

@@ -14,14 +14,26 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel)
   let ipProcesses = 0
   const links = createIproute2({
-    run: execaRunner({ ipBin: config.ipBin, timeoutMs: config.ipTimeoutMs, onSpawn: () => ipProcesses++ }),
+    run: execaRunner({
+      ipBin: config.ipBin,
+      timeoutMs: config.ipTimeoutMs,
+      onSpawn: () => ipProcesses++,
+    }),
     timeoutMs: config.ipTimeoutMs,
   })
   const store = new JsonFileStore(config.stateDir, log)
   const driver = await IpvlanDriver.open({ links, store, log })
-  const app = createApp({ driver, log, stats: () => ({ IpProcesses: ipProcesses, Store: store.stats }) })
+  const app = createApp({
+    driver,
+    log,
+    stats: () => ({ IpProcesses: ipProcesses, Store: store.stats }),
+  })
   const server = await listenUnix(app, config.socketPath)
-  log.info('listening', { socket: config.socketPath, stateDir: config.stateDir, logLevel: config.logLevel })
+  log.info('listening', {
+    socket: config.socketPath,
+    stateDir: config.stateDir,
+    logLevel: config.logLevel,
+  })
 
   // After listening: Docker gives a plugin ~10 s to answer, and a sweep must never delay that.
   driver.reconcile().then(

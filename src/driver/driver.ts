@@ -115,7 +115,10 @@ export class IpvlanDriver {
           removed.push(link.name)
           this.log.info('removed leftover link', { link: link.name, alias: link.alias })
         } catch (error) {
-          this.log.warn('could not remove leftover link', { link: link.name, error: messageOf(error) })
+          this.log.warn('could not remove leftover link', {
+            link: link.name,
+            error: messageOf(error),
+          })
         }
       }
       return { removed }
@@ -161,8 +164,12 @@ export class IpvlanDriver {
         const parent = options.parent ?? dummyParentName(networkId)
         const known = this.state.network(networkId)
         if (known) {
-          if (known.parent === parent && known.mode === options.mode && known.flag === options.flag) return
-          throw new DriverError('conflict', `network ${short(networkId)} already exists with other options`)
+          if (known.parent === parent && known.mode === options.mode && known.flag === options.flag)
+            return
+          throw new DriverError(
+            'conflict',
+            `network ${short(networkId)} already exists with other options`
+          )
         }
         const user = this.state.networkByParent(parent)
         if (user) {
@@ -192,7 +199,11 @@ export class IpvlanDriver {
           throw error instanceof DriverError ? error : stateFailure('saving network', error)
         }
         this.state.putNetwork(record)
-        this.log.info('network created', { network: short(networkId), parent, origin: prepared.origin })
+        this.log.info('network created', {
+          network: short(networkId),
+          parent,
+          origin: prepared.origin,
+        })
       })
     )
   }
@@ -240,7 +251,12 @@ export class IpvlanDriver {
       )
     }
     try {
-      await this.links.addVlan({ name: parent, master: vlanSpec.master, vlanId: vlanSpec.id, alias })
+      await this.links.addVlan({
+        name: parent,
+        master: vlanSpec.master,
+        vlanId: vlanSpec.id,
+        alias,
+      })
     } catch (error) {
       throw linkFailure(error, { op: 'vlan', name: parent, master: vlanSpec.master })
     }
@@ -308,7 +324,7 @@ export class IpvlanDriver {
   async createEndpoint(input: CreateEndpointInput): Promise<void> {
     if (input.macAddress !== '' || input.optionsMacAddress) {
       throw invalid(
-        'Interface.MacAddress: ipvlan links cannot take a MAC address (they share the parent\'s), so --mac-address is not supported on this network'
+        "Interface.MacAddress: ipvlan links cannot take a MAC address (they share the parent's), so --mac-address is not supported on this network"
       )
     }
     const ipv4 = optionalCidr(input.address, 4, 'Interface.Address')
@@ -326,7 +342,10 @@ export class IpvlanDriver {
       const known = this.state.endpoint(endpointId)
       if (known) {
         if (known.networkId === networkId && known.ipv4 === ipv4 && known.ipv6 === ipv6) return
-        throw new DriverError('conflict', `endpoint ${short(endpointId)} already exists with other addresses`)
+        throw new DriverError(
+          'conflict',
+          `endpoint ${short(endpointId)} already exists with other addresses`
+        )
       }
       try {
         await this.store.saveEndpoint(record)
@@ -375,7 +394,10 @@ export class IpvlanDriver {
       const network = this.requireNetwork(networkId)
       const endpoint = this.state.endpoint(endpointId)
       if (!endpoint || endpoint.networkId !== networkId) {
-        throw new DriverError('not-found', `endpoint ${short(endpointId)} not found on network ${short(networkId)}`)
+        throw new DriverError(
+          'not-found',
+          `endpoint ${short(endpointId)} not found on network ${short(networkId)}`
+        )
       }
       const spec = this.ipvlanSpec(network, endpoint.ifname, 'ep', endpointId)
       await this.addEndpointLink(network, spec)
@@ -408,7 +430,10 @@ export class IpvlanDriver {
 
   private async repairParent(network: NetworkRecord): Promise<void> {
     const alias = ownerAlias(this.instanceId, 'parent', network.id)
-    this.log.warn('re-creating missing parent', { network: short(network.id), parent: network.parent })
+    this.log.warn('re-creating missing parent', {
+      network: short(network.id),
+      parent: network.parent,
+    })
     if (network.parentOrigin === 'dummy') {
       await this.links.addDummy({ name: network.parent, alias }).catch((error: unknown) => {
         throw linkFailure(error, { op: 'dummy', name: network.parent })
@@ -416,7 +441,8 @@ export class IpvlanDriver {
       return
     }
     const vlan = network.vlan
-    if (!vlan) throw new DriverError('internal', `network ${short(network.id)} lost its VLAN settings`)
+    if (!vlan)
+      throw new DriverError('internal', `network ${short(network.id)} lost its VLAN settings`)
     await this.links
       .addVlan({ name: network.parent, master: vlan.master, vlanId: vlan.id, alias })
       .catch((error: unknown) => {
@@ -490,7 +516,11 @@ function optionalCidr(text: string, family: 4 | 6, field: string): string | unde
 }
 
 function stateFailure(what: string, error: unknown): DriverError {
-  return new DriverError('unavailable', `${what}: the state directory could not be written: ${messageOf(error)}`, {
-    cause: error,
-  })
+  return new DriverError(
+    'unavailable',
+    `${what}: the state directory could not be written: ${messageOf(error)}`,
+    {
+      cause: error,
+    }
+  )
 }

@@ -14,7 +14,9 @@ export type LinkOperation =
 /** Turns a failed `ip` run into a DriverError whose message says what was wrong and what to do. */
 export function linkFailure(error: unknown, what: LinkOperation): DriverError {
   if (!(error instanceof LinkError)) {
-    return new DriverError('internal', `${describe(what)} failed: ${messageOf(error)}`, { cause: error })
+    return new DriverError('internal', `${describe(what)} failed: ${messageOf(error)}`, {
+      cause: error,
+    })
   }
   if (error.kind === 'timeout') {
     return new DriverError('unavailable', `${describe(what)}: ${error.message}`, { cause: error })
@@ -69,7 +71,11 @@ function describe(what: LinkOperation): string {
 function unsupportedText(what: LinkOperation): string {
   switch (what.op) {
     case 'vlan':
-      return 'the host kernel has no 802.1Q VLAN support (CONFIG_VLAN_8021Q), needed to create the sub-interface "' + what.name + '": load it with "modprobe 8021q" or create the parent yourself'
+      return (
+        'the host kernel has no 802.1Q VLAN support (CONFIG_VLAN_8021Q), needed to create the sub-interface "' +
+        what.name +
+        '": load it with "modprobe 8021q" or create the parent yourself'
+      )
     case 'dummy':
       return 'the host kernel has no dummy link support (CONFIG_DUMMY), needed for a network without -o parent: load it with "modprobe dummy" or give -o parent'
     default:

@@ -30,7 +30,8 @@ export function parseOwnerAlias(
 ): { instanceId: string; kind: AliasKind; id: string } | undefined {
   if (alias === undefined || !alias.startsWith(ALIAS_PREFIX)) return undefined
   const [instanceId, kind, id] = alias.slice(ALIAS_PREFIX.length).split(':')
-  if (!instanceId || !id || (kind !== 'parent' && kind !== 'ep' && kind !== 'probe')) return undefined
+  if (!instanceId || !id || (kind !== 'parent' && kind !== 'ep' && kind !== 'probe'))
+    return undefined
   return { instanceId, kind, id }
 }
 

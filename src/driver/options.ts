@@ -31,7 +31,13 @@ export interface NetworkOptions {
 
 export const MODES: readonly IpvlanMode[] = ['l2', 'l3', 'l3s']
 export const FLAGS: readonly IpvlanFlag[] = ['bridge', 'private', 'vepa']
-const KNOWN_OPTIONS = ['parent', 'ipvlan_mode', 'ipvlan_flag', 'mtu', 'com.docker.network.driver.mtu']
+const KNOWN_OPTIONS = [
+  'parent',
+  'ipvlan_mode',
+  'ipvlan_flag',
+  'mtu',
+  'com.docker.network.driver.mtu',
+]
 
 /**
  * Reads the built-in ipvlan driver's options (parent, ipvlan_mode, ipvlan_flag) plus `mtu`.
@@ -54,7 +60,8 @@ export function parseNetworkOptions(input: NetworkOptionsInput): NetworkOptions 
     if (problem !== undefined) {
       throw invalid(`option "parent": "${printable(parentText)}" ${problem}`)
     }
-    if (parentText === 'lo') throw invalid('option "parent": the loopback interface cannot be an ipvlan parent')
+    if (parentText === 'lo')
+      throw invalid('option "parent": the loopback interface cannot be an ipvlan parent')
     parent = parentText
   }
   const mode = pick(input.generic.get('ipvlan_mode'), MODES, 'ipvlan_mode', 'l2')
@@ -82,11 +89,14 @@ function pick<T extends string>(
 function parseMtu(generic: ReadonlyMap<string, string>): number | undefined {
   const ours = generic.get('mtu')
   const dockers = generic.get('com.docker.network.driver.mtu')
-  const [key, text] = ours !== undefined ? ['mtu', ours] : ['com.docker.network.driver.mtu', dockers]
+  const [key, text] =
+    ours !== undefined ? ['mtu', ours] : ['com.docker.network.driver.mtu', dockers]
   if (text === undefined || text === '') return undefined
   const mtu = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN
   if (!(mtu >= 68 && mtu <= 65535)) {
-    throw invalid(`option "${key}": "${printable(text)}" is not an MTU, expected an integer from 68 to 65535`)
+    throw invalid(
+      `option "${key}": "${printable(text)}" is not an MTU, expected an integer from 68 to 65535`
+    )
   }
   return mtu
 }
@@ -97,7 +107,9 @@ export function parseSubnets(data: readonly IpamInput[], family: 4 | 6): Subnet[
   return data.flatMap((entry, index) => {
     const pool = parseCidr(entry.pool)
     if (!pool || pool.family !== family) {
-      throw invalid(`${field}[${index}].Pool: "${printable(entry.pool)}" is not an IPv${family} CIDR`)
+      throw invalid(
+        `${field}[${index}].Pool: "${printable(entry.pool)}" is not an IPv${family} CIDR`
+      )
     }
     // Docker sends 0.0.0.0/0 when IPv4 is disabled on engines that always send IPv4Data.
     if (pool.prefix === 0) return []

@@ -96,7 +96,10 @@ export function createApp({ driver, log, stats }: AppOptions): Hono {
   app.post('/NetworkDriver.CreateEndpoint', async (c) => {
     const body = await readBody(c, 'CreateEndpoint', api.CreateEndpointRequest)
     const options = body.Options ?? {}
-    if (options['com.docker.network.portmap'] || options['com.docker.network.endpoint.exposedports']) {
+    if (
+      options['com.docker.network.portmap'] ||
+      options['com.docker.network.endpoint.exposedports']
+    ) {
       log.debug('ipvlan does not publish ports; port mappings and exposures are ignored')
     }
     await driver.createEndpoint({
@@ -205,4 +208,3 @@ function toMap(record: Record<string, string>): Map<string, string> {
 function present(value: unknown): boolean {
   return value !== undefined && value !== null && value !== ''
 }
-

@@ -5,10 +5,15 @@ import type { IpResult } from './runner.ts'
 /** Maps what `ip` printed to a LinkError kind (iproute2 6.x wording, LC_ALL=C). */
 export function classify(result: IpResult, command: string, timeoutMs: number): LinkError {
   if (result.timedOut) {
-    return new LinkError('timeout', `"${command}" did not finish within ${timeoutMs} ms and was killed`, command)
+    return new LinkError(
+      'timeout',
+      `"${command}" did not finish within ${timeoutMs} ms and was killed`,
+      command
+    )
   }
   const stderr = result.stderr.trim()
-  const missing = /Cannot find device "([^"]+)"/.exec(stderr) ?? /Device "([^"]+)" does not exist/.exec(stderr)
+  const missing =
+    /Cannot find device "([^"]+)"/.exec(stderr) ?? /Device "([^"]+)" does not exist/.exec(stderr)
   const text = stderr === '' ? `exit code ${result.exitCode}` : stderr.replace(/\s*\n\s*/g, '; ')
   let kind: LinkErrorKind = 'failed'
   if (missing) kind = 'not-found'

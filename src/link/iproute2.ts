@@ -24,7 +24,10 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
   const exec = async (args: string[], input?: string): Promise<string> => {
     const result = await run(args, input)
     if (result.exitCode === 0 && !result.timedOut) return result.stdout
-    const command = input === undefined ? `ip ${args.join(' ')}` : `ip -batch: ${input.trim().replace(/\n/g, '; ')}`
+    const command =
+      input === undefined
+        ? `ip ${args.join(' ')}`
+        : `ip -batch: ${input.trim().replace(/\n/g, '; ')}`
     throw classify(result, command, timeoutMs)
   }
   const batch = (lines: string[][]): Promise<string> =>
@@ -37,7 +40,20 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
     if (!MODES.has(spec.mode)) refuse('ipvlan mode', spec.mode)
     if (!FLAGS.has(spec.flag)) refuse('ipvlan flag', spec.flag)
     const mtu = spec.mtu === undefined ? [] : ['mtu', String(integer(spec.mtu, 68, 65535, 'mtu'))]
-    return ['link', 'add', 'name', spec.name, 'link', spec.parent, ...mtu, 'type', 'ipvlan', 'mode', spec.mode, spec.flag]
+    return [
+      'link',
+      'add',
+      'name',
+      spec.name,
+      'link',
+      spec.parent,
+      ...mtu,
+      'type',
+      'ipvlan',
+      'mode',
+      spec.mode,
+      spec.flag,
+    ]
   }
 
   return {
@@ -110,7 +126,11 @@ function integer(value: number, min: number, max: number, what: string): number 
 }
 
 function refuse(what: string, value: string): never {
-  throw new LinkError('failed', `refusing to run ip with invalid ${what} ${JSON.stringify(value)}`, 'ip')
+  throw new LinkError(
+    'failed',
+    `refusing to run ip with invalid ${what} ${JSON.stringify(value)}`,
+    'ip'
+  )
 }
 
 interface IpJsonLink {

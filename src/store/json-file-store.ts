@@ -91,12 +91,17 @@ export class JsonFileStore implements Store {
       if (!entry.endsWith('.json')) continue
       try {
         const parsed = v.parse(schema, JSON.parse(await readFile(path, 'utf8')))
-        if (parsed.id + '.json' !== entry) throw new Error(`file name does not match id ${parsed.id}`)
+        if (parsed.id + '.json' !== entry)
+          throw new Error(`file name does not match id ${parsed.id}`)
         records.push(parsed)
       } catch (error) {
         // Keep the plugin serving the other networks; keep the bad file for a human to look at.
         const aside = `${path}.corrupt-${Date.now()}`
-        this.log.error('unreadable state file moved aside', { file: path, aside, error: String(error) })
+        this.log.error('unreadable state file moved aside', {
+          file: path,
+          aside,
+          error: String(error),
+        })
         await rename(path, aside).catch(() => {})
       }
     }

@@ -57,7 +57,7 @@ for d in /run/lab/varlib/*/; do
   n=$(basename "$d")
   case "$n" in docker | containerd | lost+found) continue ;; esac
   [ -e "/var/lib/$n" ] && continue
-  mkdir "/var/lib/$n" && chown --reference="$d" "/var/lib/$n" && chmod --reference="$d" "/var/lib/$n"
+  mkdir "/var/lib/$n" && chown "$(stat -c %u:%g "$d")" "/var/lib/$n" && chmod "$(stat -c %a "$d")" "/var/lib/$n"
 done
 mount --bind /run/lab/varlib/dpkg /var/lib/dpkg 2>/dev/null
 

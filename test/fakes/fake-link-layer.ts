@@ -1,0 +1,129 @@
+import type { IpvlanSpec, LinkInfo, LinkLayer } from '../../src/link/link-layer.ts'
+import { LinkError } from '../../src/link/link-layer.ts'
+
+interface FakeLink {
+  name: string
+  alias: string | undefined
+  kind: string
+  up: boolean
+  parent?: string
+}
+
+type Method = keyof LinkLayer
+
+/**
+ * An in-memory kernel for the unit tier: links with names, aliases and kinds, the same error kinds
+ * as iproute2 (not-found, exists, unsupported), a call log, and injectable faults.
+ */
+export class FakeLinkLayer implements LinkLayer {
+  readonly links = new Map<string, FakeLink>()
+  readonly calls: { method: Method; args: unknown }[] = []
+  /** Kernel features; false makes creation fail like a kernel without the driver. */
+  readonly supports = { ipvlan: true, vlan: true, dummy: true }
+  /** Next call of `method` throws this error (once), or hangs forever when 'hang'. */
+  private readonly faults = new Map<Method, LinkError | Error | 'hang'>()
+
+  constructor(existing: string[] = ['eth0']) {
+    for (const name of existing)
+      this.links.set(name, { name, alias: undefined, kind: 'device', up: true })
+  }
+
+  failNext(method: Method, fault: LinkError | Error | 'hang'): void {
+    this.faults.set(method, fault)
+  }
+
+  /** Names of links carrying an alias (links we created). */
+  owned(): string[] {
+    return [...this.links.values()]
+      .filter((link) => link.alias !== undefined)
+      .map((link) => link.name)
+  }
+
+  private async enter(method: Method, args: unknown): Promise<void> {
+    this.calls.push({ method, args })
+    await Promise.resolve()
+    const fault = this.faults.get(method)
+    if (fault === undefined) return
+    this.faults.delete(method)
+    if (fault === 'hang') await new Promise(() => {})
+    throw fault
+  }
+
+  async list(): Promise<LinkInfo[]> {
+    await this.enter('list', undefined)
+    return [...this.links.values()].map(info)
+  }
+
+  async show(name: string): Promise<LinkInfo | undefined> {
+    await this.enter('show', name)
+    const link = this.links.get(name)
+    return link ? info(link) : undefined
+  }
+
+  async addIpvlan(spec: IpvlanSpec): Promise<void> {
+    await this.enter('addIpvlan', spec)
+    this.create(spec.name, spec.parent, 'ipvlan', spec.alias, false)
+  }
+
+  async probeIpvlan(spec: IpvlanSpec): Promise<void> {
+    await this.enter('probeIpvlan', spec)
+    this.create(spec.name, spec.parent, 'ipvlan', spec.alias, false)
+    this.links.delete(spec.name)
+  }
+
+  async addVlan(spec: {
+    name: string
+    master: string
+    vlanId: number
+    alias: string
+  }): Promise<void> {
+    await this.enter('addVlan', spec)
+    this.create(spec.name, spec.master, 'vlan', spec.alias, true)
+  }
+
+  async addDummy(spec: { name: string; alias: string }): Promise<void> {
+    await this.enter('addDummy', spec)
+    this.create(spec.name, undefined, 'dummy', spec.alias, true)
+  }
+
+  async setUp(name: string): Promise<void> {
+    await this.enter('setUp', name)
+    const link = this.links.get(name)
+    if (!link) throw notFound(name)
+    link.up = true
+  }
+
+  async remove(name: string): Promise<boolean> {
+    await this.enter('remove', name)
+    return this.links.delete(name)
+  }
+
+  private create(
+    name: string,
+    parent: string | undefined,
+    kind: 'ipvlan' | 'vlan' | 'dummy',
+    alias: string,
+    up: boolean
+  ): void {
+    if (!this.supports[kind]) {
+      throw new LinkError(
+        'unsupported',
+        'Error: Unknown device type.',
+        `ip link add ${name} type ${kind}`
+      )
+    }
+    if (parent !== undefined && !this.links.has(parent)) throw notFound(parent)
+    if (this.links.has(name)) {
+      throw new LinkError('exists', 'RTNETLINK answers: File exists', `ip link add ${name}`)
+    }
+    this.links.set(name, { name, alias, kind, up, ...(parent === undefined ? {} : { parent }) })
+  }
+}
+
+function info(link: FakeLink): LinkInfo {
+  return { name: link.name, alias: link.alias, kind: link.kind, up: link.up }
+}
+
+function notFound(name: string): LinkError {
+  return new LinkError('not-found', `Cannot find device "${name}"`, 'ip', name)
+}

@@ -1,0 +1,48 @@
+import type { EndpointRecord, NetworkRecord } from '../../src/driver/model.ts'
+import type { Store, StoreSnapshot } from '../../src/store/store.ts'
+
+/** A Store in memory, with a switch that makes every write fail (a read-only or full disk). */
+export class MemoryStore implements Store {
+  readonly networks = new Map<string, NetworkRecord>()
+  readonly endpoints = new Map<string, EndpointRecord>()
+  writes = 0
+  failWrites: Error | undefined
+  readonly instanceId: string
+
+  constructor(instanceId = 'feedf00d') {
+    this.instanceId = instanceId
+  }
+
+  async load(): Promise<StoreSnapshot> {
+    return {
+      instanceId: this.instanceId,
+      networks: [...this.networks.values()].map((n) => structuredClone(n)),
+      endpoints: [...this.endpoints.values()].map((e) => structuredClone(e)),
+    }
+  }
+
+  private check(): void {
+    if (this.failWrites) throw this.failWrites
+    this.writes++
+  }
+
+  async saveNetwork(network: NetworkRecord): Promise<void> {
+    this.check()
+    this.networks.set(network.id, structuredClone(network))
+  }
+
+  async deleteNetwork(id: string): Promise<void> {
+    this.check()
+    this.networks.delete(id)
+  }
+
+  async saveEndpoint(endpoint: EndpointRecord): Promise<void> {
+    this.check()
+    this.endpoints.set(endpoint.id, structuredClone(endpoint))
+  }
+
+  async deleteEndpoint(id: string): Promise<void> {
+    this.check()
+    this.endpoints.delete(id)
+  }
+}
