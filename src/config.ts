@@ -9,6 +9,8 @@ export interface Config {
   logLevel: LogLevel
   ipTimeoutMs: number
   ipBin: string
+  /** Network namespace to manage instead of the current one (tests, benchmarks). */
+  netns?: string | undefined
 }
 
 /** Inside the managed plugin: the socket Docker expects and the propagated state mount. */
@@ -31,6 +33,12 @@ const Schema = v.object({
     v.maxValue(600_000, '--ip-timeout-ms / IP_TIMEOUT_MS: expected at most 600000')
   ),
   ipBin: v.pipe(v.string(), v.minLength(1)),
+  netns: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/, '--netns: expected a namespace name')
+    )
+  ),
 })
 
 /**
@@ -46,6 +54,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
       'log-level': { type: 'string' },
       'ip-timeout-ms': { type: 'string' },
       'ip-bin': { type: 'string' },
+      netns: { type: 'string' },
     },
     strict: true,
   })
@@ -56,6 +65,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     logLevel: (values['log-level'] ?? env['LOG_LEVEL'] ?? 'info').toLowerCase(),
     ipTimeoutMs: /^[0-9]+$/.test(timeout) ? Number(timeout) : NaN,
     ipBin: values['ip-bin'] ?? env['IP_BIN'] ?? 'ip',
+    netns: values.netns,
   })
   if (!result.success) throw new Error(result.issues.map((issue) => issue.message).join('; '))
   return result.output

@@ -20,6 +20,7 @@ async function main(): Promise<void> {
       onSpawn: () => ipProcesses++,
     }),
     timeoutMs: config.ipTimeoutMs,
+    netns: config.netns,
   })
   const store = new JsonFileStore(config.stateDir, log)
   const driver = await IpvlanDriver.open({ links, store, log })

@@ -8,6 +8,8 @@ export interface Iproute2Options {
   run: IpRunner
   /** Reported in timeout errors. */
   timeoutMs: number
+  /** Run every command in this named network namespace (`ip -n`): tests and benchmarks. */
+  netns?: string | undefined
 }
 
 const ALIAS = /^[A-Za-z0-9_.:/-]{1,200}$/
@@ -20,9 +22,11 @@ const FLAGS = new Set(['bridge', 'private', 'vepa'])
  */
 export function createIproute2(options: Iproute2Options): LinkLayer {
   const { run, timeoutMs } = options
+  if (options.netns !== undefined) name(options.netns)
+  const prefix = options.netns === undefined ? [] : ['-n', options.netns]
 
   const exec = async (args: string[], input?: string): Promise<string> => {
-    const result = await run(args, input)
+    const result = await run([...prefix, ...args], input)
     if (result.exitCode === 0 && !result.timedOut) return result.stdout
     const command =
       input === undefined

@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { waitForSocket } from './socket-client.ts'
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+export interface PluginProcess {
+  socket: string
+  stateDir: string
+  child: ChildProcess
+  output: () => string
+  stop: (signal?: NodeJS.Signals) => Promise<void>
+}
+
+/**
+ * Starts the real plugin program (`src/main.ts` through tsx, or `dist/main.js` when `compiled`) on
+ * a fresh socket, optionally managing another network namespace.
+ */
+export async function startPlugin(
+  options: { stateDir?: string; netns?: string; args?: string[]; compiled?: boolean } = {}
+): Promise<PluginProcess> {
+  const base = mkdtempSync(join(tmpdir(), 'ipvlan-lan-'))
+  const socket = join(base, 'plugin.sock')
+  const stateDir = options.stateDir ?? join(base, 'state')
+  const entry = options.compiled
+    ? [join(REPO, 'dist', 'main.js')]
+    : ['--import', 'tsx', join(REPO, 'src', 'main.ts')]
+  const args = [
+    ...entry,
+    '--socket',
+    socket,
+    '--state-dir',
+    stateDir,
+    '--log-level',
+    'debug',
+    ...(options.netns ? ['--netns', options.netns] : []),
+    ...(options.args ?? []),
+  ]
+  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  try {
+    await waitForSocket(socket, 20_000)
+  } catch (error) {
+    child.kill('SIGKILL')
+    throw new Error(`plugin did not start: ${(error as Error).message}\n${output}`)
+  }
+  return {
+    socket,
+    stateDir,
+    child,
+    output: () => output,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      await exited
+    },
+  }
+}

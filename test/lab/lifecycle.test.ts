@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { after, before, test } from 'node:test'
+import {
+  addressOf,
+  addDummy,
+  docker,
+  dockerOk,
+  DOCKERD_LOG,
+  ip,
+  ping,
+  runContainer,
+  waitFor,
+} from './docker.ts'
+import { createFromBundle, pluginEnabled } from './plugin.ts'
+
+/**
+ * Lab tier, plugin only: the bundle that `make plugin` built, installed with `docker plugin create`
+ * and `enable`, through the lifecycle operators put it through.
+ */
+const NAME = 'ipvlan-lan:latest'
+const MASTER = 'lcm0'
+const NET = 'lc-net'
+const containers = ['lc-a', 'lc-b', 'lc-c']
+
+before(async () => {
+  await createFromBundle(NAME)
+  await addDummy(MASTER)
+})
+
+after(async () => {
+  await docker('rm', '-f', ...containers)
+  await docker('network', 'rm', NET)
+  await docker('plugin', 'rm', '-f', NAME)
+  await ip('link', 'del', 'dev', MASTER)
+})
+
+test('docker plugin inspect: host network, only CAP_NET_ADMIN, no Docker socket', async () => {
+  const config = JSON.parse(
+    await dockerOk('plugin', 'inspect', '-f', '{{json .Config}}', NAME)
+  ) as {
+    Network: { Type: string }
+    Linux: { Capabilities: string[] }
+    Mounts: { Source?: string }[]
+    Interface: { Types: string[]; Socket: string }
+  }
+  assert.equal(config.Network.Type, 'host')
+  assert.deepEqual(config.Linux.Capabilities, ['CAP_NET_ADMIN'])
+  assert.deepEqual(config.Interface.Types, ['docker.networkdriver/1.0'])
+  assert.ok(!JSON.stringify(config.Mounts).includes('docker.sock'), 'no Docker socket mounted')
+})
+
+test('a network with -d ipvlan-lan:latest carries containers that reach each other', async () => {
+  await dockerOk(
+    'network',
+    'create',
+    '-d',
+    NAME,
+    '-o',
+    `parent=${MASTER}.20`,
+    '--subnet',
+    '172.29.20.0/24',
+    NET
+  )
+  await runContainer('lc-a', NET)
+  await runContainer('lc-b', NET)
+  const result = await ping('lc-b', await addressOf('lc-a', NET))
+  assert.equal(result.code, 0, result.output)
+})
+
+test('docker plugin disable -f / enable with a container running: a new container reaches it', async () => {
+  await dockerOk('plugin', 'disable', '-f', NAME)
+  assert.equal(await pluginEnabled(NAME), false)
+  await dockerOk('plugin', 'enable', NAME)
+  await runContainer('lc-c', NET)
+  const result = await ping('lc-c', await addressOf('lc-a', NET))
+  assert.equal(result.code, 0, `after disable/enable: ${result.output}`)
+})
+
+test('docker plugin set LOG_LEVEL=debug shows debug lines in the daemon log', async () => {
+  const id = await dockerOk('plugin', 'inspect', '-f', '{{.Id}}', NAME)
+  await dockerOk('plugin', 'disable', '-f', NAME)
+  await dockerOk('plugin', 'set', NAME, 'LOG_LEVEL=debug')
+  await dockerOk('plugin', 'enable', NAME)
+  try {
+    // Any request will do: a rejected network create is logged at debug level.
+    await docker('network', 'create', '-d', NAME, '-o', 'ipvlan_mode=bogus', 'lc-bogus')
+    await waitFor(
+      'a debug line from the plugin',
+      async () => {
+        const log = readFileSync(DOCKERD_LOG, 'utf8')
+        return log
+          .split('\n')
+          .some((line) => line.includes(`plugin=${id}`) && line.includes('level=debug'))
+      },
+      20_000
+    )
+  } finally {
+    await dockerOk('plugin', 'disable', '-f', NAME)
+    await dockerOk('plugin', 'set', NAME, 'LOG_LEVEL=info')
+    await dockerOk('plugin', 'enable', NAME)
+  }
+})
