@@ -1,0 +1,378 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { classify } from '../../src/link/classify.ts'
+import { createIproute2 } from '../../src/link/iproute2.ts'
+import type { IpvlanSpec, LinkLayer } from '../../src/link/link-layer.ts'
+import { LinkError } from '../../src/link/link-layer.ts'
+import { RecordingRunner, fail, ok } from '../fakes/recording-runner.ts'
+
+const ALIAS = 'ipvlan-lan/feedf00d:ep:0123456789ab'
+
+function setup(): { runner: RecordingRunner; links: LinkLayer } {
+  const runner = new RecordingRunner()
+  return { runner, links: createIproute2({ run: runner.run, timeoutMs: 1234 }) }
+}
+
+const spec = (extra: Partial<IpvlanSpec> = {}): IpvlanSpec => ({
+  name: 'ivl0123456789ab',
+  parent: 'eth0',
+  mode: 'l2',
+  flag: 'bridge',
+  alias: ALIAS,
+  ...extra,
+})
+
+const IP_LINK_JSON = JSON.stringify([
+  {
+    ifindex: 1,
+    ifname: 'lo',
+    flags: ['LOOPBACK', 'UP', 'LOWER_UP'],
+    link_type: 'loopback',
+  },
+  {
+    ifindex: 7,
+    ifname: 'ivl0123456789ab',
+    flags: ['BROADCAST', 'MULTICAST'],
+    ifalias: ALIAS,
+    linkinfo: { info_kind: 'ipvlan', info_data: { mode: 'l2', flags: 'bridge' } },
+  },
+  { ifindex: 8, flags: ['UP'] },
+])
+
+async function rejectsWithKind(promise: Promise<unknown>, kind: string): Promise<LinkError> {
+  let caught: unknown
+  await promise.then(
+    () => assert.fail(`expected a LinkError of kind ${kind}`),
+    (error: unknown) => {
+      caught = error
+    }
+  )
+  assert.ok(caught instanceof LinkError, `expected a LinkError, got ${String(caught)}`)
+  assert.equal(caught.kind, kind)
+  return caught
+}
+
+describe('iproute2 link layer commands', () => {
+  test('list runs "ip -j -d link show" and parses names, aliases, kinds and the UP flag', async () => {
+    const { runner, links } = setup()
+    runner.reply(ok(IP_LINK_JSON))
+    const found = await links.list()
+    assert.deepEqual(runner.calls, [{ args: ['-j', '-d', 'link', 'show'], input: undefined }])
+    assert.deepEqual(found, [
+      { name: 'lo', alias: undefined, kind: undefined, up: true },
+      { name: 'ivl0123456789ab', alias: ALIAS, kind: 'ipvlan', up: false },
+    ])
+  })
+
+  test('list treats empty output as no links', async () => {
+    const { runner, links } = setup()
+    runner.reply(ok(''))
+    assert.deepEqual(await links.list(), [])
+  })
+
+  test('show runs "ip -j -d link show dev NAME" and returns the one link', async () => {
+    const { runner, links } = setup()
+    runner.reply(
+      ok(JSON.stringify([{ ifname: 'eth0', flags: ['UP'], linkinfo: { info_kind: 'veth' } }]))
+    )
+    const link = await links.show('eth0')
+    assert.deepEqual(runner.calls, [
+      { args: ['-j', '-d', 'link', 'show', 'dev', 'eth0'], input: undefined },
+    ])
+    assert.deepEqual(link, { name: 'eth0', alias: undefined, kind: 'veth', up: true })
+  })
+
+  test('show maps \'Device "x" does not exist.\' to undefined', async () => {
+    const { runner, links } = setup()
+    runner.reply(fail('Device "eth9" does not exist.\n', 1))
+    assert.equal(await links.show('eth9'), undefined)
+  })
+
+  test("show maps 'Cannot find device' to undefined", async () => {
+    const { runner, links } = setup()
+    runner.reply(fail('Cannot find device "eth9"\n', 1))
+    assert.equal(await links.show('eth9'), undefined)
+  })
+
+  test('show passes other failures on', async () => {
+    const { runner, links } = setup()
+    runner.reply(fail('RTNETLINK answers: Operation not permitted\n', 2))
+    const error = await rejectsWithKind(links.show('eth0'), 'failed')
+    assert.match(error.message, /Operation not permitted/)
+    assert.equal(error.command, 'ip -j -d link show dev eth0')
+  })
+
+  test('addIpvlan without mtu sends one ip -batch with the add and the alias', async () => {
+    const { runner, links } = setup()
+    await links.addIpvlan(spec())
+    assert.deepEqual(runner.calls, [
+      {
+        args: ['-batch', '-'],
+        input:
+          'link add name ivl0123456789ab link eth0 type ipvlan mode l2 bridge\n' +
+          `link set dev ivl0123456789ab alias ${ALIAS}\n`,
+      },
+    ])
+  })
+
+  test('addIpvlan with mtu puts "mtu N" before the type', async () => {
+    const { runner, links } = setup()
+    await links.addIpvlan(spec({ mode: 'l3s', flag: 'private', mtu: 1400, parent: 'eth0.10' }))
+    assert.deepEqual(runner.calls, [
+      {
+        args: ['-batch', '-'],
+        input:
+          'link add name ivl0123456789ab link eth0.10 mtu 1400 type ipvlan mode l3s private\n' +
+          `link set dev ivl0123456789ab alias ${ALIAS}\n`,
+      },
+    ])
+  })
+
+  test('probeIpvlan adds the ipvlan link and deletes it in the same batch', async () => {
+    const { runner, links } = setup()
+    await links.probeIpvlan(spec({ name: 'ivp0123456789ab', mode: 'l3', flag: 'vepa' }))
+    assert.deepEqual(runner.calls, [
+      {
+        args: ['-batch', '-'],
+        input:
+          'link add name ivp0123456789ab link eth0 type ipvlan mode l3 vepa\n' +
+          'link del dev ivp0123456789ab\n',
+      },
+    ])
+  })
+
+  test('addVlan creates the 802.1Q link, sets the alias and brings it up', async () => {
+    const { runner, links } = setup()
+    await links.addVlan({ name: 'eth0.10', master: 'eth0', vlanId: 10, alias: ALIAS })
+    assert.deepEqual(runner.calls, [
+      {
+        args: ['-batch', '-'],
+        input:
+          'link add link eth0 name eth0.10 type vlan id 10\n' +
+          `link set dev eth0.10 alias ${ALIAS}\n` +
+          'link set dev eth0.10 up\n',
+      },
+    ])
+  })
+
+  test('addDummy creates the dummy link, sets the alias and brings it up', async () => {
+    const { runner, links } = setup()
+    await links.addDummy({ name: 'di-0123456789ab', alias: ALIAS })
+    assert.deepEqual(runner.calls, [
+      {
+        args: ['-batch', '-'],
+        input:
+          'link add name di-0123456789ab type dummy\n' +
+          `link set dev di-0123456789ab alias ${ALIAS}\n` +
+          'link set dev di-0123456789ab up\n',
+      },
+    ])
+  })
+
+  test('setUp runs "ip link set dev NAME up"', async () => {
+    const { runner, links } = setup()
+    await links.setUp('eth0.10')
+    assert.deepEqual(runner.calls, [
+      { args: ['link', 'set', 'dev', 'eth0.10', 'up'], input: undefined },
+    ])
+  })
+
+  test('remove runs "ip link del dev NAME" and resolves true', async () => {
+    const { runner, links } = setup()
+    assert.equal(await links.remove('ivl0123456789ab'), true)
+    assert.deepEqual(runner.calls, [
+      { args: ['link', 'del', 'dev', 'ivl0123456789ab'], input: undefined },
+    ])
+  })
+
+  test("remove maps 'Cannot find device' to false", async () => {
+    const { runner, links } = setup()
+    runner.reply(fail('Cannot find device "ivl0123456789ab"\n', 1))
+    assert.equal(await links.remove('ivl0123456789ab'), false)
+  })
+
+  test('remove maps \'Device "x" does not exist.\' to false', async () => {
+    const { runner, links } = setup()
+    runner.reply(fail('Device "ivl0123456789ab" does not exist.\n', 1))
+    assert.equal(await links.remove('ivl0123456789ab'), false)
+  })
+
+  test('remove passes other failures on', async () => {
+    const { runner, links } = setup()
+    runner.reply(fail('RTNETLINK answers: Device or resource busy\n'))
+    await rejectsWithKind(links.remove('eth0.10'), 'busy')
+  })
+
+  test('a failed batch names every batch line in the error command', async () => {
+    const { runner, links } = setup()
+    runner.reply(fail('RTNETLINK answers: File exists\nCommand failed -:1\n'))
+    const error = await rejectsWithKind(links.addDummy({ name: 'di-x', alias: ALIAS }), 'exists')
+    assert.equal(
+      error.command,
+      `ip -batch: link add name di-x type dummy; link set dev di-x alias ${ALIAS}; link set dev di-x up`
+    )
+    assert.equal(error.message, 'RTNETLINK answers: File exists; Command failed -:1')
+  })
+
+  test('a run that timed out is a timeout even with exit code 0', async () => {
+    const { runner, links } = setup()
+    runner.reply({ timedOut: true, exitCode: 0 })
+    const error = await rejectsWithKind(links.setUp('eth0'), 'timeout')
+    assert.match(error.message, /1234 ms/)
+  })
+})
+
+describe('iproute2 link layer in a named network namespace', () => {
+  test('every command is prefixed with "-n NAME"', async () => {
+    const runner = new RecordingRunner()
+    const links = createIproute2({ run: runner.run, timeoutMs: 1000, netns: 'lab1' })
+    runner.reply(ok('[]'))
+    await links.list()
+    await links.setUp('eth0')
+    await links.addDummy({ name: 'd0', alias: ALIAS })
+    assert.deepEqual(
+      runner.calls.map((call) => call.args),
+      [
+        ['-n', 'lab1', '-j', '-d', 'link', 'show'],
+        ['-n', 'lab1', 'link', 'set', 'dev', 'eth0', 'up'],
+        ['-n', 'lab1', '-batch', '-'],
+      ]
+    )
+  })
+
+  test('an invalid namespace name is refused before anything runs', () => {
+    const runner = new RecordingRunner()
+    assert.throws(
+      () => createIproute2({ run: runner.run, timeoutMs: 1000, netns: '-x' }),
+      /refusing to run ip/
+    )
+    assert.equal(runner.calls.length, 0)
+  })
+})
+
+describe('classify', () => {
+  const run = (stderr: string, extra: { timedOut?: boolean; exitCode?: number } = {}) =>
+    classify({ stdout: '', stderr, exitCode: 2, timedOut: false, ...extra }, 'ip link add x', 500)
+
+  test("maps 'Unknown device type' to unsupported", () => {
+    assert.equal(run('Error: Unknown device type.\n').kind, 'unsupported')
+  })
+
+  test("maps 'Operation not supported' to unsupported", () => {
+    assert.equal(run('RTNETLINK answers: Operation not supported\n').kind, 'unsupported')
+  })
+
+  test("maps 'File exists' to exists", () => {
+    assert.equal(run('RTNETLINK answers: File exists\n').kind, 'exists')
+  })
+
+  test("maps 'Device or resource busy' to busy", () => {
+    assert.equal(run('RTNETLINK answers: Device or resource busy\n').kind, 'busy')
+  })
+
+  test('maps timedOut to timeout whatever stderr says, naming the command and the limit', () => {
+    const error = run('RTNETLINK answers: File exists', { timedOut: true })
+    assert.equal(error.kind, 'timeout')
+    assert.equal(error.message, '"ip link add x" did not finish within 500 ms and was killed')
+  })
+
+  test("maps 'Cannot find device' to not-found and records the device", () => {
+    const error = run('Cannot find device "eth9"\n')
+    assert.equal(error.kind, 'not-found')
+    assert.equal(error.device, 'eth9')
+  })
+
+  test('maps \'Device "x" does not exist.\' to not-found and records the device', () => {
+    const error = run('Device "eth9" does not exist.\n')
+    assert.equal(error.kind, 'not-found')
+    assert.equal(error.device, 'eth9')
+  })
+
+  test('maps anything else to failed, with the exit code when stderr is empty', () => {
+    const error = run('', { exitCode: 255 })
+    assert.equal(error.kind, 'failed')
+    assert.equal(error.message, 'exit code 255')
+    assert.equal(error.command, 'ip link add x')
+  })
+})
+
+describe('iproute2 refuses invalid input without running ip', () => {
+  const badNames = ['', '-x', 'a b', 'a/b', 'a:b', 'x'.repeat(16), 'eth\u00e9', '.hidden', 'a;b']
+
+  async function refused(call: (links: LinkLayer) => Promise<unknown>, what: RegExp) {
+    const { runner, links } = setup()
+    const error = await rejectsWithKind(call(links), 'failed')
+    assert.match(error.message, /refusing to run ip/)
+    assert.match(error.message, what)
+    assert.equal(runner.calls.length, 0)
+  }
+
+  for (const bad of badNames) {
+    test(`interface name ${JSON.stringify(bad)} is refused by every operation`, async () => {
+      const name = /interface name/
+      await refused((l) => l.show(bad), name)
+      await refused((l) => l.setUp(bad), name)
+      await refused((l) => l.remove(bad), name)
+      await refused((l) => l.addDummy({ name: bad, alias: ALIAS }), name)
+      await refused((l) => l.addVlan({ name: bad, master: 'eth0', vlanId: 10, alias: ALIAS }), name)
+      await refused((l) => l.addVlan({ name: 'v10', master: bad, vlanId: 10, alias: ALIAS }), name)
+      await refused((l) => l.addIpvlan(spec({ name: bad })), name)
+      await refused((l) => l.addIpvlan(spec({ parent: bad })), name)
+      await refused((l) => l.probeIpvlan(spec({ name: bad })), name)
+    })
+  }
+
+  for (const bad of ['', 'has space', 'a'.repeat(201), 'x;reboot', 'new\nline', 'quote"s']) {
+    test(`alias ${JSON.stringify(bad.slice(0, 20))} is refused`, async () => {
+      await refused((l) => l.addIpvlan(spec({ alias: bad })), /alias/)
+      await refused((l) => l.probeIpvlan(spec({ alias: bad })), /alias/)
+      await refused((l) => l.addDummy({ name: 'd0', alias: bad }), /alias/)
+      await refused((l) => l.addVlan({ name: 'e.1', master: 'e', vlanId: 1, alias: bad }), /alias/)
+    })
+  }
+
+  test('an alias of exactly 200 characters is accepted', async () => {
+    const { runner, links } = setup()
+    await links.addDummy({ name: 'd0', alias: 'a'.repeat(200) })
+    assert.equal(runner.calls.length, 1)
+  })
+
+  test('an ipvlan mode outside l2, l3, l3s is refused', async () => {
+    await refused((l) => l.addIpvlan(spec({ mode: 'l4' as IpvlanSpec['mode'] })), /ipvlan mode/)
+    await refused((l) => l.addIpvlan(spec({ mode: 'l2 up' as IpvlanSpec['mode'] })), /ipvlan mode/)
+  })
+
+  test('an ipvlan flag outside bridge, private, vepa is refused', async () => {
+    await refused((l) => l.addIpvlan(spec({ flag: 'passthru' as IpvlanSpec['flag'] })), /flag/)
+  })
+
+  for (const mtu of [67, 65536, 1500.5, Number.NaN, -1]) {
+    test(`mtu ${mtu} is refused`, async () => {
+      await refused((l) => l.addIpvlan(spec({ mtu })), /mtu/)
+      await refused((l) => l.probeIpvlan(spec({ mtu })), /mtu/)
+    })
+  }
+
+  test('mtu 68 and 65535 are accepted', async () => {
+    const { runner, links } = setup()
+    await links.addIpvlan(spec({ mtu: 68 }))
+    await links.addIpvlan(spec({ mtu: 65535 }))
+    assert.equal(runner.calls.length, 2)
+  })
+
+  for (const vlanId of [0, 4095, 1.5, -10, Number.NaN]) {
+    test(`vlan id ${vlanId} is refused`, async () => {
+      await refused(
+        (l) => l.addVlan({ name: 'eth0.x', master: 'eth0', vlanId, alias: ALIAS }),
+        /vlan id/
+      )
+    })
+  }
+
+  test('vlan ids 1 and 4094 are accepted', async () => {
+    const { runner, links } = setup()
+    await links.addVlan({ name: 'eth0.1', master: 'eth0', vlanId: 1, alias: ALIAS })
+    await links.addVlan({ name: 'eth0.4094', master: 'eth0', vlanId: 4094, alias: ALIAS })
+    assert.equal(runner.calls.length, 2)
+  })
+})
