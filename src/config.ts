@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import * as v from 'valibot'
+import { IFNAME_RULE, isValidIfname } from './ifname.ts'
 import { LOG_LEVELS } from './log.ts'
 import type { LogLevel } from './log.ts'
 
@@ -27,16 +28,16 @@ const Schema = v.object({
     `LOG_LEVEL / --log-level: expected one of ${LOG_LEVELS.join(', ')}`
   ),
   ipTimeoutMs: v.pipe(
-    v.number(),
+    v.number('--ip-timeout-ms / IP_TIMEOUT_MS: expected an integer'),
     v.integer('--ip-timeout-ms / IP_TIMEOUT_MS: expected an integer'),
     v.minValue(100, '--ip-timeout-ms / IP_TIMEOUT_MS: expected at least 100'),
     v.maxValue(600_000, '--ip-timeout-ms / IP_TIMEOUT_MS: expected at most 600000')
   ),
-  ipBin: v.pipe(v.string(), v.minLength(1)),
+  ipBin: v.pipe(v.string(), v.minLength(1, '--ip-bin / IP_BIN: expected a path')),
   netns: v.optional(
     v.pipe(
       v.string(),
-      v.regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/, '--netns: expected a namespace name')
+      v.check(isValidIfname, `--netns: expected a namespace name of ${IFNAME_RULE}`)
     )
   ),
 })

@@ -9,7 +9,18 @@ const Id = v.pipe(
   v.regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hexadecimal characters')
 )
 
-const StringMap = v.record(v.string(), v.string('expected a string value'))
+/**
+ * A map of strings (Docker's map[string]string). Checked by hand rather than with v.record, which
+ * drops keys such as "__proto__": those must reach the option parser and be refused by name.
+ */
+const StringMap = v.custom<Record<string, string>>(
+  (input) =>
+    typeof input === 'object' &&
+    input !== null &&
+    !Array.isArray(input) &&
+    Object.values(input).every((value) => typeof value === 'string'),
+  'expected an object whose values are strings'
+)
 
 const IpamData = v.looseObject({
   AddressSpace: v.optional(v.string('expected a string')),

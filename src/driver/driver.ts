@@ -126,8 +126,8 @@ export class IpvlanDriver {
   }
 
   private owns(linkName: string): boolean {
-    const network = this.state.networkByParent(linkName)
-    if (network && network.parentOrigin !== 'existing') return true
+    // Any parent a network uses is kept, whatever its origin: never sweep a live network's uplink.
+    if (this.state.networkByParent(linkName)) return true
     return this.state.allEndpoints().some((endpoint) => endpoint.ifname === linkName)
   }
 
@@ -164,8 +164,14 @@ export class IpvlanDriver {
         const parent = options.parent ?? dummyParentName(networkId)
         const known = this.state.network(networkId)
         if (known) {
-          if (known.parent === parent && known.mode === options.mode && known.flag === options.flag)
-            return
+          const same =
+            known.parent === parent &&
+            known.mode === options.mode &&
+            known.flag === options.flag &&
+            known.mtu === options.mtu &&
+            known.internal === options.internal &&
+            JSON.stringify([known.ipv4, known.ipv6]) === JSON.stringify([ipv4, ipv6])
+          if (same) return
           throw new DriverError(
             'conflict',
             `network ${short(networkId)} already exists with other options`
@@ -271,7 +277,7 @@ export class IpvlanDriver {
     } catch (error) {
       if (error instanceof LinkError && error.kind === 'exists') {
         // A probe link left by a crash mid-probe: clear it and try once more.
-        await this.removeQuietly(spec.name)
+        await this.removeLeftover(spec.name)
         try {
           await this.links.probeIpvlan(spec)
           return
@@ -413,7 +419,7 @@ export class IpvlanDriver {
       if (!(error instanceof LinkError)) throw linkFailure(error, { op: 'ipvlan', ...spec })
       if (error.kind === 'exists') {
         // Left in the host namespace by an earlier Join that failed later on: start afresh.
-        await this.removeQuietly(spec.name)
+        await this.removeLeftover(spec.name)
       } else if (error.kind === 'not-found' && network.parentOrigin !== 'existing') {
         // A parent we made is gone (host reboot, someone deleted it): make it again.
         await this.repairParent(network)
@@ -494,6 +500,18 @@ export class IpvlanDriver {
     } catch (error) {
       throw linkFailure(error, { op: 'show', name })
     }
+  }
+
+  /** Deletes a link in our way only if it carries our mark; someone else's link is an error. */
+  private async removeLeftover(name: string): Promise<void> {
+    const link = await this.show(name)
+    if (link && parseOwnerAlias(link.alias)?.instanceId !== this.instanceId) {
+      throw new DriverError(
+        'conflict',
+        `a link named "${name}" already exists on the host and was not created by this plugin; remove or rename it`
+      )
+    }
+    await this.removeQuietly(name)
   }
 
   /** Deletes a link, logging instead of failing: used on rollback and cleanup paths. */

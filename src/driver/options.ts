@@ -90,7 +90,7 @@ function parseMtu(generic: ReadonlyMap<string, string>): number | undefined {
   const ours = generic.get('mtu')
   const dockers = generic.get('com.docker.network.driver.mtu')
   const [key, text] =
-    ours !== undefined ? ['mtu', ours] : ['com.docker.network.driver.mtu', dockers]
+    ours !== undefined && ours !== '' ? ['mtu', ours] : ['com.docker.network.driver.mtu', dockers]
   if (text === undefined || text === '') return undefined
   const mtu = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN
   if (!(mtu >= 68 && mtu <= 65535)) {

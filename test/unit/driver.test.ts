@@ -229,6 +229,23 @@ describe('IpvlanDriver.createNetwork', () => {
     )
   })
 
+  test('re-creating a network with other subnets, MTU or --internal is a conflict', async () => {
+    const { driver } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    const variants = [
+      network(NET, { parent: 'eth0' }, { ipv4: [{ pool: '10.1.0.0/16' }] }),
+      network(NET, { parent: 'eth0', mtu: '1400' }),
+      network(NET, { parent: 'eth0' }, { internal: true }),
+    ]
+    for (const variant of variants) {
+      await rejectsWith(
+        driver.createNetwork(variant),
+        'conflict',
+        /already exists with other options/
+      )
+    }
+  })
+
   test('a kernel without ipvlan gives a plain message and rolls back the 802.1Q parent it made', async () => {
     const { driver, links, store } = await setup()
     links.supports.ipvlan = false
@@ -688,6 +705,22 @@ describe('IpvlanDriver.join', () => {
     assert.equal(links.links.get(endpointLinkName(EP))?.parent, 'eth0')
   })
 
+  test("a link with the endpoint's name that is not ours is never deleted: the join fails naming it", async () => {
+    const { driver, links } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    await driver.createEndpoint(endpoint(NET, EP))
+    plant(links, endpointLinkName(EP), 'veth', undefined)
+    await rejectsWith(
+      driver.join(NET, EP),
+      'conflict',
+      new RegExp(
+        `"${endpointLinkName(EP)}" already exists on the host and was not created by this plugin`
+      )
+    )
+    assert.deepEqual(callsOf(links, 'remove'), [])
+    assert.equal(links.links.get(endpointLinkName(EP))?.kind, 'veth')
+  })
+
   test('a join for an unknown endpoint or network is not found', async () => {
     const { driver } = await setup()
     await rejectsWith(driver.join(NET, EP), 'not-found', new RegExp(`network ${short(NET)}`))
@@ -873,9 +906,7 @@ describe('IpvlanDriver.reconcile', () => {
 
   test(
     'never removes the parent of a live network, even one recorded as an existing parent',
-    {
-      todo: 'bug: src/driver/driver.ts owns() skips parents whose origin is "existing", so reconcile deletes them when they carry our alias',
-    },
+    {},
     async () => {
       const { driver, links } = await setup()
       // Our 802.1Q parent, renamed by the operator: not name.VLAN, so it is not adopted but used

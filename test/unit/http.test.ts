@@ -565,20 +565,14 @@ describe('HTTP errors', () => {
   })
 
   for (const key of ['__proto__', 'constructor', 'prototype']) {
-    test(
-      `an option named "${key}" is rejected as unknown like any other`,
-      {
-        todo: 'bug: valibot v.record drops __proto__/constructor/prototype keys, so these -o options are silently ignored',
-      },
-      async () => {
-        const { post } = await setup()
-        const reply = await post(
-          '/NetworkDriver.CreateNetwork',
-          `{"NetworkID":"${NET}","Options":{"com.docker.network.generic":{"${key}":"x","parent":"eth0"}},"IPv4Data":[{"Pool":"10.0.0.0/24"}],"IPv6Data":null}\n`
-        )
-        assert.equal(reply.status, 400)
-        assert.match(String(reply.json.Err), new RegExp(`unknown option "${key}"`))
-      }
-    )
+    test(`an option named "${key}" is rejected as unknown like any other`, {}, async () => {
+      const { post } = await setup()
+      const reply = await post(
+        '/NetworkDriver.CreateNetwork',
+        `{"NetworkID":"${NET}","Options":{"com.docker.network.generic":{"${key}":"x","parent":"eth0"}},"IPv4Data":[{"Pool":"10.0.0.0/24"}],"IPv6Data":null}\n`
+      )
+      assert.equal(reply.status, 400)
+      assert.match(String(reply.json.Err), new RegExp(`unknown option "${key}"`))
+    })
   }
 })
