@@ -1,20 +1,30 @@
-import { createAdaptorServer } from '@hono/node-server'
+import { getRequestListener } from '@hono/node-server'
 import type { Hono } from 'hono'
 import { chmod, mkdir, unlink } from 'node:fs/promises'
-import type { Server } from 'node:net'
+import { createServer } from 'node:http'
+import type { Server } from 'node:http'
 import { dirname } from 'node:path'
 
+/** Stands in for whatever dockerd puts in Host; only the path of a request matters. */
+const HOST = 'plugin.localhost'
+
 /**
- * Serves the app on a unix socket. A stale socket from a killed process is removed first (Docker
- * recreates the plugin's socket directory, but a bare run may reuse it). The socket is 0600:
- * only root (dockerd) needs to connect.
+ * Serves the app on a unix socket. dockerd's Host header cannot be relied on: 20.10 sends it
+ * empty and older engines send the socket path (moby pkg/plugins/client.go), either of which
+ * @hono/node-server rejects with a 400 before the app sees the request. So it is replaced.
+ * A stale socket from a killed process is removed first; the socket is 0600 (only root, dockerd,
+ * needs to connect).
  */
 export async function listenUnix(app: Hono, socketPath: string): Promise<Server> {
   await mkdir(dirname(socketPath), { recursive: true })
   await unlink(socketPath).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT') throw error
   })
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server
+  const listener = getRequestListener(app.fetch)
+  const server = createServer((req, res) => {
+    req.headers.host = HOST
+    void listener(req, res)
+  })
   const previous = process.umask(0o177)
   try {
     await new Promise<void>((resolve, reject) => {

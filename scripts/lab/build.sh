@@ -5,11 +5,14 @@
 # Env: LAB_KERNEL_PKG  pin a kernel package (default: what linux-image-amd64 depends on;
 #                      once built, the cached kernel is reused until .cache/lab/kernel.env is removed)
 set -euo pipefail
-# shellcheck source=scripts/lab/lib.sh
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Modules the initramfs needs to reach the 9p root; their dependencies are resolved below.
 INITRAMFS_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
+# Host packages the lab needs; the guest runs the host's own binaries.
+LAB_PACKAGES=(qemu-system-x86 kmod cpio busybox-static docker.io docker-registry e2fsprogs)
 
 ensure_packages() {
   local missing=() p
@@ -47,6 +50,7 @@ build_kernel() {
   if [[ -z "${LAB_KERNEL_PKG:-}" && -f "$CACHE_DIR/kernel.env" ]]; then
     # shellcheck disable=SC1091
     . "$CACHE_DIR/kernel.env"
+    # shellcheck disable=SC2153 # KVER comes from kernel.env
     kver=$KVER
   else
     pkg=$(resolve_kernel_pkg)

@@ -7,9 +7,6 @@ LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO_ROOT=$(cd "$LAB_DIR/../.." && pwd -P)
 CACHE_DIR="$REPO_ROOT/.cache/lab"
 
-# Host packages the lab needs; the guest runs the host's own binaries.
-LAB_PACKAGES=(qemu-system-x86 kmod cpio busybox-static docker.io docker-registry e2fsprogs)
-
 log() { printf '[lab] %s\n' "$*" >&2; }
 die() {
   printf '[lab] error: %s\n' "$*" >&2

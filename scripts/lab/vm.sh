@@ -15,7 +15,8 @@
 # Exit codes: exec returns the command's code, 124 on --timeout; 125 = lab error
 # (usage, VM not running, boot failure).
 set -euo pipefail
-# shellcheck source=scripts/lab/lib.sh
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
@@ -118,7 +119,9 @@ cmd_start() {
   mkdir -p "$IO/queue" "$IO/jobs" "$IO/kill"
   printf '%s\n' "$disk" >"$SD/disk"
 
-  local t0 ok=0
+  local t0
+  # shellcheck disable=SC2034 # read by the EXIT trap
+  local ok=0
   t0=$(now_ms)
   # Kill a half-booted VM if we fail or are interrupted.
   trap '((ok)) || kill_qemu' EXIT
@@ -145,6 +148,7 @@ cmd_start() {
     (($(now_ms) < deadline)) || boot_failed "not ready after ${LAB_BOOT_TIMEOUT:-180}s"
     sleep 0.2
   done
+  # shellcheck disable=SC2034
   ok=1
   trap - EXIT INT TERM
   log "VM '$NAME' ready in $(secs_since "$t0")s (guest uptime: $(cat "$IO/ready"))"
@@ -198,7 +202,9 @@ cmd_exec() {
   ((use_stdin)) && cat >"$jd/stdin"
   : >"$IO/queue/$id" # the job dir is complete: hand it to the agent
 
-  local out_off=0 err_off=0 rc='' deadline=0 killed=0 kill_deadline=0
+  # shellcheck disable=SC2034 # offsets updated through ${!var} in stream()
+  local out_off=0 err_off=0
+  local rc='' deadline=0 killed=0 kill_deadline=0
   ((timeout)) && deadline=$(($(now_ms) + timeout * 1000))
   # Interrupted or timed out: ask the agent to kill the job's session, wait ~10 s for it.
   request_kill() {

@@ -5,7 +5,7 @@
 #   $IO/jobs/ID/{out,err,pid,rc}   written here; rc (exit code) appears last, atomically
 #   $IO/kill/ID                    host asks to kill job ID's session
 #   $IO/poweroff                   stop dockerd, sync, power off
-# shellcheck source=scripts/lab/guest/common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 cd / || exit 1
 
@@ -14,8 +14,9 @@ run_job() {
   in=/dev/null
   [ -e "$d/stdin" ] && in="$d/stdin"
   # setsid: own session/process group, so a kill reaches the whole job.
-  # shellcheck disable=SC1091
-  (cd "$LAB_REPO" && . "$d/env" && exec setsid /bin/sh "$d/cmd") <"$in" >"$d/out" 2>"$d/err" &
+  # shellcheck disable=SC2016 # expanded by the job's shell
+  (cd "$LAB_REPO" && exec setsid /bin/sh -c '. "$1" && exec /bin/sh "$2"' job "$d/env" "$d/cmd") \
+    <"$in" >"$d/out" 2>"$d/err" &
   pid=$!
   echo "$pid" >"$d/pid"
   wait "$pid"

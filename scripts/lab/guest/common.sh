@@ -1,5 +1,6 @@
 # shellcheck shell=sh
 # Sourced by the guest-side scripts (busybox sh).
+# shellcheck disable=SC2034 # variables used by the sourcing scripts
 # shellcheck disable=SC1091
 . /etc/lab.env
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root

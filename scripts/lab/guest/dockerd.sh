@@ -2,7 +2,7 @@
 # dockerd control inside the guest: dockerd.sh start|stop|restart|status
 # Tests may use it to restart the engine (e.g. restart=always scenarios).
 # Extra dockerd flags: LAB_DOCKERD_ARGS (word-split).
-# shellcheck source=scripts/lab/guest/common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 
 running() { pidof dockerd >/dev/null 2>&1; }
@@ -14,7 +14,7 @@ start() {
     setsid dockerd ${LAB_DOCKERD_ARGS:-} >>"$DOCKERD_LOG" 2>&1 </dev/null &
   fi
   i=0
-  while [ "$i" -lt "${1:-1500}" ]; do # 0.1 s steps
+  while [ "$i" -lt 1500 ]; do # >= 150 s in 0.1 s steps
     docker info >/dev/null 2>&1 && return 0
     running || { echo "dockerd exited; tail of $DOCKERD_LOG:" >&2; tail -n 30 "$DOCKERD_LOG" >&2; return 1; }
     sleep 0.1

@@ -2,7 +2,7 @@
 # Stage 2, busybox init's sysinit in the new root: mounts, cgroups, modules, /var/lib
 # (tmpfs or the disk), dockerd, the busybox:lab image; then signals the host via $IO/ready.
 # Output goes to the serial console (.cache/lab/<name>/console.log on the host).
-# shellcheck source=scripts/lab/guest/common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 T0=$(uptime_s)
 echo "lab-init: stage 2 at uptime ${T0}s"
@@ -30,7 +30,8 @@ for c in cpu cpuacct cpuset memory devices freezer blkio pids net_cls net_prio p
   mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" 2>/dev/null || rmdir "/sys/fs/cgroup/$c"
 done
 
-modprobe -a ipvlan 8021q dummy macvlan virtio_rng || fail "modprobe"
+modprobe -a ipvlan 8021q macvlan virtio_rng || fail "modprobe"
+modprobe dummy numdummies=0 || fail "modprobe dummy" # no stray dummy0
 
 # /var/lib must not be the overlay root (overlayfs upper dirs cannot live on overlay/9p):
 # tmpfs, or the virtio disk so Docker's data survives a reboot.
@@ -60,6 +61,13 @@ for d in /run/lab/varlib/*/; do
   mkdir "/var/lib/$n" && chown "$(stat -c %u:%g "$d")" "/var/lib/$n" && chmod "$(stat -c %a "$d")" "/var/lib/$n"
 done
 mount --bind /run/lab/varlib/dpkg /var/lib/dpkg 2>/dev/null
+
+# Boot hook kept on the disk (like a host's network config): e.g. recreate the dummy parent
+# links before dockerd restarts restart=always containers attached to them.
+if [ -f /var/lib/lab/boot.sh ]; then
+  echo "lab-init: running /var/lib/lab/boot.sh"
+  sh /var/lib/lab/boot.sh || echo "lab-init: WARNING: /var/lib/lab/boot.sh failed"
+fi
 
 T1=$(uptime_s)
 sh "$LAB_REPO/scripts/lab/guest/dockerd.sh" start || fail "dockerd did not start"

@@ -20,17 +20,18 @@ while read -r m; do
 done </modules/order
 
 REPO='' NAME='' DISK=0
-for w in $(cat /proc/cmdline); do
+read -r cmdline </proc/cmdline
+for w in $cmdline; do
   case "$w" in
     lab.repo=*) REPO=${w#*=} ;;
     lab.name=*) NAME=${w#*=} ;;
     lab.disk=*) DISK=${w#*=} ;;
   esac
 done
-[ -n "$REPO" ] && [ -n "$NAME" ] || fail "lab.repo/lab.name missing from the kernel command line"
+{ [ -n "$REPO" ] && [ -n "$NAME" ]; } || fail "lab.repo/lab.name missing from the kernel command line"
 
 O=trans=virtio,version=9p2000.L,msize=262144
-mount -t 9p -o "$O,ro" hostroot /lower || fail "mount hostroot"
+mount -t 9p -o "$O,ro,cache=loose" hostroot /lower || fail "mount hostroot"
 mount -t tmpfs -o mode=0755 tmpfs /upper
 mkdir -p /upper/upper /upper/work
 mount -t overlay overlay -o lowerdir=/lower,upperdir=/upper/upper,workdir=/upper/work /newroot || fail "mount overlay"
