@@ -539,7 +539,7 @@ function mutate(body: unknown, m: Mutation): unknown {
     if (m.op === 'delete') slot.holder.splice(Number(slot.key), 1)
     else slot.holder[Number(slot.key)] = m.value
   } else if (m.op === 'delete') {
-    delete slot.holder[String(slot.key)]
+    Reflect.deleteProperty(slot.holder, String(slot.key))
   } else {
     slot.holder[String(slot.key)] = m.value
   }
@@ -1140,7 +1140,6 @@ async function check(env: Env, step: Step, stats: Stats): Promise<void> {
     const err = body['Err']
     assert.ok(typeof err === 'string' && err.length > 0, `Err is not a non-empty string: ${where}`)
     assert.doesNotMatch(err, /\n\s+at /, `Err carries a stack trace: ${where}`)
-    // eslint-disable-next-line no-control-regex
     if (err.length > 1000 || /[\u0000-\u001f\u007f]/.test(err))
       stats.longOrControlErr.push(where.slice(0, 400))
     // A rejected request changes nothing: records, store and kernel are as they were.
@@ -1233,6 +1232,7 @@ async function cleanUp(env: Env, stats: Stats, baseKernel: string): Promise<void
 
 async function fuzz(
   makeEnv: () => Promise<Env>,
+  seed: number,
   stats: Stats,
   extra?: (env: Env) => void
 ): Promise<void> {
@@ -1244,7 +1244,7 @@ async function fuzz(
       await cleanUp(env, stats, baseKernel)
       extra?.(env)
     }),
-    { numRuns: RUNS, seed: SEED, includeErrorInReport: true }
+    { numRuns: RUNS, seed, includeErrorInReport: true }
   )
 }
 
@@ -1263,7 +1263,9 @@ describe('HTTP fuzzing (fast-check)', () => {
   before(() => {
     process.on('unhandledRejection', onUnhandled)
     process.on('uncaughtException', onUnhandled)
-    process.stdout.write(`# fuzz seed=${SEED} runs=${RUNS} per variant (FUZZ_SEED / FUZZ_RUNS)\n`)
+    process.stdout.write(
+      `# fuzz seed=${SEED} (fake kernel), ${SEED + 1} (iproute2); runs=${RUNS} per variant; set FUZZ_SEED / FUZZ_RUNS\n`
+    )
   })
   after(() => {
     process.off('unhandledRejection', onUnhandled)
@@ -1272,7 +1274,7 @@ describe('HTTP fuzzing (fast-check)', () => {
 
   test('every route over the in-memory kernel: JSON replies, {Err} errors, no change on rejection, no leaks', async (t) => {
     const started = Date.now()
-    await fuzz(fakeKernelEnv, fakeStats)
+    await fuzz(fakeKernelEnv, SEED, fakeStats)
     total.bodies += fakeStats.bodies
     t.diagnostic(
       `fake kernel: ${fakeStats.bodies} bodies (+${fakeStats.cleanup} clean-up) in ${Date.now() - started} ms, by kind ${JSON.stringify(fakeStats.byKind)}`
@@ -1281,7 +1283,7 @@ describe('HTTP fuzzing (fast-check)', () => {
     t.diagnostic(`link calls ${JSON.stringify(fakeStats.linkCalls)}`)
     // The valid steps must reach the deep paths, or the fuzzing proves little.
     for (const method of ['addIpvlan', 'probeIpvlan', 'addVlan', 'addDummy', 'remove', 'show'])
-      assert.ok((fakeStats.linkCalls[method] ?? 0) > 50, `too few ${method} calls`)
+      assert.ok((fakeStats.linkCalls[method] ?? 0) > RUNS / 25, `too few ${method} calls`)
     for (const r of [
       'CreateNetwork',
       'CreateEndpoint',
@@ -1290,7 +1292,7 @@ describe('HTTP fuzzing (fast-check)', () => {
       'DeleteNetwork',
     ]) {
       const ok200 = fakeStats.byRoute[`NetworkDriver.${r}`]?.[200] ?? 0
-      assert.ok(ok200 > 50, `too few successful ${r}: ${ok200}`)
+      assert.ok(ok200 > RUNS / 25, `too few successful ${r}: ${ok200}`)
     }
     assert.deepEqual(unhandled, [], 'no unhandled rejection or exception')
   })
@@ -1298,7 +1300,7 @@ describe('HTTP fuzzing (fast-check)', () => {
   test('every route over the real iproute2 layer: every ip argv and batch token is validated', async (t) => {
     const started = Date.now()
     let ipCalls = 0
-    await fuzz(iproute2Env, ipStats, (env) => {
+    await fuzz(iproute2Env, SEED + 1, ipStats, (env) => {
       ipCalls += (env as Env & { ip: FakeIp }).ip.calls.length
     })
     ipStats.ipCalls = ipCalls
@@ -1307,7 +1309,7 @@ describe('HTTP fuzzing (fast-check)', () => {
       `iproute2: ${ipStats.bodies} bodies (+${ipStats.cleanup} clean-up), ${ipCalls} ip runs checked, in ${Date.now() - started} ms`
     )
     t.diagnostic(`link calls ${JSON.stringify(ipStats.linkCalls)}`)
-    assert.ok(ipCalls > 1000, `too few ip runs: ${ipCalls}`)
+    assert.ok(ipCalls > RUNS, `too few ip runs: ${ipCalls}`)
     assert.deepEqual(unhandled, [], 'no unhandled rejection or exception')
   })
 
@@ -1319,15 +1321,11 @@ describe('HTTP fuzzing (fast-check)', () => {
 })
 
 describe('fuzz findings', () => {
-  test(
-    'generic option keys "__proto__", "constructor", "prototype" are refused as unknown options',
-    {
-      todo: 'bug: src/api/schemas.ts:14 StringMap = v.record(...) silently drops these keys (valibot _isValidObjectKey), so they never reach parseNetworkOptions and are accepted instead of refused',
-    },
-    async () => {
-      const env = await fakeKernelEnv()
-      for (const key of ['__proto__', 'constructor', 'prototype']) {
-        const body = `{"NetworkID":"${NET0}","Options":{"com.docker.network.generic":{"parent":"eth0","${key}":"x"}},"IPv4Data":[{"Pool":"10.0.0.0/24"}]}`
+  test('generic option keys "__proto__", "constructor", "prototype" are refused as unknown options', async () => {
+    const env = await fakeKernelEnv()
+    for (const key of ['__proto__', 'constructor', 'prototype']) {
+      for (const generic of [`{"${key}":"x","parent":"eth0"}`, `{"parent":"eth0","${key}":"x"}`]) {
+        const body = `{"NetworkID":"${NET0}","Options":{"com.docker.network.generic":${generic}},"IPv4Data":[{"Pool":"10.0.0.0/24"}]}`
         const reply = await send(env, {
           route: 'NetworkDriver.CreateNetwork',
           method: 'POST',
@@ -1335,10 +1333,11 @@ describe('fuzz findings', () => {
         })
         assert.equal(reply.status, 400, `${key}: ${reply.text}`)
         assert.match(String(reply.body['Err']), new RegExp(`unknown option "${key}"`))
-        assert.deepEqual(env.driver.networks(), [])
       }
     }
-  )
+    assert.deepEqual(env.driver.networks(), [])
+    assert.equal(({} as Record<string, unknown>)['parent'], undefined)
+  })
 
   test(
     'IPv6 addresses with a zone index are not accepted as CIDRs',
@@ -1367,14 +1366,14 @@ describe('fuzz findings', () => {
   test(
     'error messages stay short and free of raw control characters under fuzzing',
     {
-      todo: 'bug (if non-empty): src/http/body.ts:30 the valibot issue path (user-supplied keys) is put into Err unescaped and uncut; pass it through printable()',
+      todo: "bug: src/http/body.ts:23 the JSON.parse message (V8 quotes the start of the body) goes into Err unescaped, so raw control characters such as U+0000 from the request reach Docker's error output; pass it through printable()",
     },
     () => {
       const all = [...fakeStats.longOrControlErr, ...ipStats.longOrControlErr]
       assert.deepEqual(
         all.slice(0, 5),
         [],
-        `${all.length} replies with long or control-character Err`
+        `${all.length} replies with a long or control-character Err`
       )
     }
   )
