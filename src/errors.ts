@@ -22,3 +22,9 @@ export const invalid = (message: string): DriverError =>
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
+
+/** Keeps error messages readable when fed hostile input: control characters escaped, length cut. */
+export function printable(text: string, max = 64): string {
+  const cut = text.length > max ? `${text.slice(0, max)}...` : text
+  return JSON.stringify(cut).slice(1, -1)
+}

@@ -1,4 +1,4 @@
-import { DriverError, invalid, messageOf } from '../errors.ts'
+import { DriverError, invalid, messageOf, printable } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { IpvlanSpec, LinkInfo, LinkLayer } from '../link/link-layer.ts'
 import { LinkError } from '../link/link-layer.ts'
@@ -17,7 +17,7 @@ import {
   probeLinkName,
 } from './naming.ts'
 import type { IpamInput, NetworkOptions, NetworkOptionsInput } from './options.ts'
-import { parseNetworkOptions, parseSubnets, printable } from './options.ts'
+import { parseNetworkOptions, parseSubnets } from './options.ts'
 import { DriverState } from './state.ts'
 
 export interface CreateNetworkInput {
@@ -364,9 +364,11 @@ export class IpvlanDriver {
   }
 
   async deleteEndpoint(networkId: string, endpointId: string): Promise<void> {
-    await this.mutex.run(networkId, async () => {
+    // Serialise on the network the endpoint really belongs to, whatever the request says.
+    const owner = this.state.endpoint(endpointId)?.networkId ?? networkId
+    await this.mutex.run(owner, async () => {
       const endpoint = this.state.endpoint(endpointId)
-      if (!endpoint) {
+      if (!endpoint || endpoint.networkId !== owner) {
         this.log.debug('delete of unknown endpoint ignored', { endpoint: short(endpointId) })
         return
       }
@@ -505,7 +507,11 @@ export class IpvlanDriver {
   /** Deletes a link in our way only if it carries our mark; someone else's link is an error. */
   private async removeLeftover(name: string): Promise<void> {
     const link = await this.show(name)
-    if (link && parseOwnerAlias(link.alias)?.instanceId !== this.instanceId) {
+    const marked = parseOwnerAlias(link?.alias)?.instanceId === this.instanceId
+    // An `ip -batch` killed between "link add" and "link set alias" (or a probe's "link del")
+    // leaves an unmarked ipvlan link under the very name we derive from the ID: that one is ours.
+    const halfMade = link?.alias === undefined && link?.kind === 'ipvlan'
+    if (link && !marked && !halfMade) {
       throw new DriverError(
         'conflict',
         `a link named "${name}" already exists on the host and was not created by this plugin; remove or rename it`

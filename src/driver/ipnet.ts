@@ -11,6 +11,8 @@ export function parseCidr(text: string): Cidr | undefined {
   const slash = text.indexOf('/')
   if (slash < 0) return undefined
   const ip = text.slice(0, slash)
+  // node:net accepts IPv6 zones ("fe80::1%eth0"); Docker's net.ParseIP does not.
+  if (ip.includes('%')) return undefined
   const prefixText = text.slice(slash + 1)
   const family = isIP(ip)
   if ((family !== 4 && family !== 6) || !/^[0-9]{1,3}$/.test(prefixText)) return undefined

@@ -1,4 +1,4 @@
-import { invalid } from '../errors.ts'
+import { invalid, printable } from '../errors.ts'
 import { ifnameProblem } from '../ifname.ts'
 import { parseCidr } from './ipnet.ts'
 import type { IpvlanFlag, IpvlanMode, Subnet } from './model.ts'
@@ -122,10 +122,4 @@ export function parseSubnets(data: readonly IpamInput[], family: 4 | 6): Subnet[
     }
     return [{ pool: entry.pool, gateway: gateway.ip }]
   })
-}
-
-/** Keeps error messages readable when fed hostile input: control characters escaped, length cut. */
-export function printable(text: string): string {
-  const cut = text.length > 64 ? `${text.slice(0, 64)}...` : text
-  return JSON.stringify(cut).slice(1, -1)
 }

@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
 import * as v from 'valibot'
-import { invalid } from '../errors.ts'
+import { invalid, printable } from '../errors.ts'
 
 type AnySchema = v.GenericSchema<unknown, unknown>
 
@@ -20,7 +20,9 @@ export async function readBody<S extends AnySchema>(
     try {
       json = JSON.parse(text)
     } catch (error) {
-      throw invalid(`${method}: the request body is not valid JSON (${(error as Error).message})`)
+      throw invalid(
+        `${method}: the request body is not valid JSON (${printable((error as Error).message)})`
+      )
     }
   }
   const result = v.safeParse(schema, json)
@@ -28,5 +30,6 @@ export async function readBody<S extends AnySchema>(
   const issue = result.issues[0]
   const path = v.getDotPath(issue)
   const where = path === null || path === '' ? 'request body' : path
-  throw invalid(`${method}: ${where}: ${issue.message}`)
+  // valibot quotes the value it received: escape it, it is the caller's input.
+  throw invalid(`${method}: ${printable(where, 120)}: ${printable(issue.message, 200)}`)
 }

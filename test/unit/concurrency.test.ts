@@ -333,9 +333,7 @@ describe('concurrent requests', () => {
 
   test(
     'DeleteEndpoint naming another network cannot pull an endpoint from under its Join',
-    {
-      todo: 'bug: src/driver/driver.ts:366-368 deleteEndpoint looks the endpoint up by id only and locks the NetworkID of the request (join and endpointOperInfo check endpoint.networkId); a DeleteEndpoint naming another network deletes the record outside the endpoint network lock, so a concurrent Join re-creates a link nobody owns. Fix: ignore it when endpoint.networkId !== networkId, or lock endpoint.networkId',
-    },
+    {},
     async () => {
       const env = await setup(['eth0', 'eth1'])
       const netA = id('wrong-net-a')
@@ -354,9 +352,16 @@ describe('concurrent requests', () => {
       }
       const joining = env.post('Join', ids)
       await entered.promise
-      const deleted = await env.post('DeleteEndpoint', { NetworkID: netB, EndpointID: ep })
+      // The delete names the wrong network, yet must queue behind the Join on the right one.
+      const deleting = env.post('DeleteEndpoint', { NetworkID: netB, EndpointID: ep })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.ok(
+        env.driver.endpoints().some((e) => e.id === ep),
+        'not deleted while Join runs'
+      )
       release.open()
       const joined = await joining
+      const deleted = await deleting
       assert.equal(joined.status, 200)
       assert.equal(deleted.status, 200)
       // Whatever the answer, a link must never outlive its endpoint record.

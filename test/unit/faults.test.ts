@@ -291,9 +291,7 @@ class KilledMidBatch extends FakeLinkLayer {
 describe('half-made links (ip killed between the lines of a batch)', () => {
   test(
     'a Join killed after "link add" but before "link set alias" can be retried',
-    {
-      todo: 'bug: src/link/iproute2.ts:77 sets the alias in a second batch line, so an ip killed by the timeout in between leaves ivl<12> without our alias; driver.ts:422/506 removeLeftover then refuses it as "not created by this plugin" and reconcile never removes it, so the endpoint can never join again. Fix: in removeLeftover also accept an unmarked link of kind ipvlan whose name is the derived ivl/ivp name, or mark links by name',
-    },
+    {},
     async () => {
       const links = new KilledMidBatch(['eth0'])
       const { post } = await setup(new MemoryStore(), links)
@@ -309,9 +307,7 @@ describe('half-made links (ip killed between the lines of a batch)', () => {
 
   test(
     'a probe link left by a crash mid-probe is cleared and CreateNetwork succeeds',
-    {
-      todo: 'bug: src/link/iproute2.ts:80 never sets an alias on the probe link, so a probe left by a crash between "link add" and "link del" has none; driver.ts:280 probe() -> removeLeftover (506) refuses it ("not created by this plugin") and reconcile never sweeps it: that network id can never be created and ivp<12> leaks. Fix: accept an unmarked ipvlan named probeLinkName(id) as ours (and/or alias the probe)',
-    },
+    {},
     async () => {
       const { post, links } = await setup(new MemoryStore(), new FakeLinkLayer(['eth0']))
       links.links.set(probeLinkName(NET), {

@@ -1339,42 +1339,30 @@ describe('fuzz findings', () => {
     assert.equal(({} as Record<string, unknown>)['parent'], undefined)
   })
 
-  test(
-    'IPv6 addresses with a zone index are not accepted as CIDRs',
-    {
-      todo: 'bug: src/driver/ipnet.ts:15 parseCidr relies on net.isIP, which accepts "fe80::1%eth0"; such a pool/gateway is stored and Join hands GatewayIPv6 "fe80::1%eth0" to libnetwork, whose net.ParseIP rejects it',
-    },
-    async () => {
-      const env = await fakeKernelEnv()
-      const reply = await send(env, {
-        route: 'NetworkDriver.CreateNetwork',
-        method: 'POST',
-        body: JSON.stringify({
-          NetworkID: NET0,
-          Options: {
-            'com.docker.network.generic': { parent: 'eth0' },
-            'com.docker.network.enable_ipv6': true,
-          },
-          IPv4Data: [{ Pool: '10.0.0.0/24' }],
-          IPv6Data: [{ Pool: 'fe80::%eth0/64', Gateway: 'fe80::1%eth0/64' }],
-        }),
-      })
-      assert.equal(reply.status, 400, reply.text)
-    }
-  )
+  test('IPv6 addresses with a zone index are not accepted as CIDRs', {}, async () => {
+    const env = await fakeKernelEnv()
+    const reply = await send(env, {
+      route: 'NetworkDriver.CreateNetwork',
+      method: 'POST',
+      body: JSON.stringify({
+        NetworkID: NET0,
+        Options: {
+          'com.docker.network.generic': { parent: 'eth0' },
+          'com.docker.network.enable_ipv6': true,
+        },
+        IPv4Data: [{ Pool: '10.0.0.0/24' }],
+        IPv6Data: [{ Pool: 'fe80::%eth0/64', Gateway: 'fe80::1%eth0/64' }],
+      }),
+    })
+    assert.equal(reply.status, 400, reply.text)
+  })
 
-  test(
-    'error messages stay short and free of raw control characters under fuzzing',
-    {
-      todo: "bug: src/http/body.ts:23 the JSON.parse message (V8 quotes the start of the body) goes into Err unescaped, so raw control characters such as U+0000 from the request reach Docker's error output; pass it through printable()",
-    },
-    () => {
-      const all = [...fakeStats.longOrControlErr, ...ipStats.longOrControlErr]
-      assert.deepEqual(
-        all.slice(0, 5),
-        [],
-        `${all.length} replies with a long or control-character Err`
-      )
-    }
-  )
+  test('error messages stay short and free of raw control characters under fuzzing', {}, () => {
+    const all = [...fakeStats.longOrControlErr, ...ipStats.longOrControlErr]
+    assert.deepEqual(
+      all.slice(0, 5),
+      [],
+      `${all.length} replies with a long or control-character Err`
+    )
+  })
 })
