@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict'
+import { execa } from 'execa'
+import { existsSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { REPO } from '../helpers/plugin-process.ts'
+
+/**
+ * A full host reboot, in the lab: Docker's data and the plugin's state on a virtio disk, the VM
+ * booted twice. The operator's NIC (a dummy here) comes back at boot; the 802.1Q sub-interface the
+ * plugin made does not, and must be re-created when the --restart=always containers rejoin.
+ */
+const VM = 'reboot'
+const DISK = join(REPO, '.cache', 'lab', 'reboot-disk.img')
+const VMSH = join(REPO, 'scripts', 'lab', 'vm.sh')
+const PLUGIN = 'ipvlan-lan:latest'
+
+async function vm(...args: string[]): Promise<void> {
+  const result = await execa(VMSH, args, { reject: false, all: true, timeout: 600_000 })
+  if (result.exitCode !== 0) throw new Error(`vm.sh ${args.join(' ')}: ${result.all ?? ''}`)
+}
+
+/** Runs a shell string in the guest; returns its exit code and output. */
+async function guest(command: string): Promise<{ code: number; output: string }> {
+  const result = await execa(VMSH, ['exec', '--name', VM, '--', command], {
+    reject: false,
+    all: true,
+    timeout: 600_000,
+  })
+  return { code: result.exitCode ?? -1, output: String(result.all ?? '').trim() }
+}
+
+async function guestOk(command: string): Promise<string> {
+  const result = await guest(command)
+  assert.equal(result.code, 0, `guest: ${command}\n${result.output}`)
+  return result.output
+}
+
+const PING = 'docker exec rb-b ping -c 1 -W 3 172.30.40.10'
+
+describe('host reboot (lab VM booted twice on one disk)', { timeout: 30 * 60_000 }, () => {
+  before(() => {
+    if (existsSync(DISK)) rmSync(DISK)
+  })
+  after(async () => {
+    await execa(VMSH, ['stop', '--name', VM], { reject: false })
+    if (existsSync(DISK)) rmSync(DISK)
+  })
+
+  test('first boot: plugin installed, network on a created sub-interface, restart=always containers', async () => {
+    await vm('start', '--name', VM, '--disk', DISK)
+    await guestOk(
+      [
+        'mkdir -p /var/lib/lab',
+        // The "NIC" the operator's network config brings up at every boot.
+        "printf 'ip link add rbm0 type dummy\\nip link set rbm0 up\\n' > /var/lib/lab/boot.sh",
+        'sh /var/lib/lab/boot.sh',
+        `docker plugin create ${PLUGIN} '${REPO}/plugin'`,
+        `docker plugin enable ${PLUGIN}`,
+        `docker network create -d ${PLUGIN} -o parent=rbm0.40 --subnet 172.30.40.0/24 rbnet`,
+        'docker run -d --name rb-a --net rbnet --ip 172.30.40.10 --restart=always busybox:lab sleep 3600',
+        'docker run -d --name rb-b --net rbnet --ip 172.30.40.11 --restart=always busybox:lab sleep 3600',
+        PING,
+      ].join(' && ')
+    )
+    await vm('stop', '--name', VM)
+  })
+
+  test('second boot: containers back and connected, the sub-interface re-created, state intact', async () => {
+    await vm('start', '--name', VM, '--disk', DISK)
+    await guestOk(
+      'for i in $(seq 1 120); do [ "$(docker inspect -f "{{.State.Running}}" rb-a rb-b | sort -u)" = true ] && exit 0; sleep 1; done; docker ps -a; exit 1'
+    )
+    await guestOk(PING)
+    await guestOk(
+      'docker run -d --name rb-c --net rbnet busybox:lab sleep 3600 && docker exec rb-c ping -c 1 -W 3 172.30.40.10'
+    )
+    const link = await guestOk('ip -d link show rbm0.40')
+    assert.match(link, /vlan .*id 40/)
+    assert.match(link, /alias ipvlan-lan\//, 'the re-created parent carries our mark')
+    const id = await guestOk(`docker plugin inspect -f '{{.Id}}' ${PLUGIN}`)
+    // Every state file parses.
+    await guestOk(
+      `cd /var/lib/docker/plugins/${id}/propagated-mount && for f in networks/*.json endpoints/*.json; do node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$f" || exit 1; done`
+    )
+  })
+
+  test('after removing everything, nothing of ours is left', async () => {
+    const id = await guestOk(`docker plugin inspect -f '{{.Id}}' ${PLUGIN}`)
+    await guestOk('docker rm -f rb-a rb-b rb-c && docker network rm rbnet')
+    const links = await guestOk('ip -o link show')
+    assert.doesNotMatch(links, /rbm0\.40|ivl[0-9a-f]|ipvlan-lan\//)
+    const left = await guestOk(
+      `ls /var/lib/docker/plugins/${id}/propagated-mount/networks /var/lib/docker/plugins/${id}/propagated-mount/endpoints`
+    )
+    assert.doesNotMatch(left, /\.json/)
+    await guestOk(`docker plugin rm -f ${PLUGIN}`)
+  })
+})

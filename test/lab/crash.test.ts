@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import {
+  addDummy,
+  addressOf,
+  docker,
+  dockerOk,
+  hostLinks,
+  ip,
+  ping,
+  restartDockerd,
+  run,
+  runContainer,
+  waitFor,
+} from './docker.ts'
+import { createFromBundle } from './plugin.ts'
+
+/**
+ * Crash safety (lab): the plugin, then dockerd, killed with SIGKILL at random moments while
+ * container start/stop cycles run several at once. Afterwards the survivors still reach each
+ * other, new containers start, every state file parses, and once everything is removed nothing
+ * of ours is left: no link, no record.
+ */
+const NAME = 'ipvlan-lan:latest'
+const MASTER = 'crm0'
+const NET = 'crash-net'
+const CYCLES = Number(process.env['CRASH_CYCLES'] ?? 50)
+const WORKERS = 3
+const ANCHORS = ['crash-x1', 'crash-x2', 'crash-x3']
+
+let stateDir = ''
+
+async function pluginPids(): Promise<number[]> {
+  const found = await run('pgrep', ['-f', '/opt/ipvlan-lan/dist/main.js'])
+  return found.stdout.split(/\s+/).filter(Boolean).map(Number)
+}
+
+interface CycleReport {
+  ok: number
+  failed: number
+  kills: number
+}
+
+/** Runs CYCLES start/stop cycles on WORKERS lanes while `kill` strikes every 3–7 s. */
+async function cyclesUnderFire(tag: string, kill: () => Promise<void>): Promise<CycleReport> {
+  const report: CycleReport = { ok: 0, failed: 0, kills: 0 }
+  let next = 0
+  let done = false
+  const lane = async (): Promise<void> => {
+    while (next < CYCLES) {
+      const name = `crash-${tag}-${next++}`
+      const started = await docker(
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--net',
+        NET,
+        'busybox:lab',
+        'sleep',
+        '600'
+      )
+      if (started.code === 0) report.ok++
+      else report.failed++
+      await docker('rm', '-f', name)
+    }
+  }
+  const killer = async (): Promise<void> => {
+    while (!done) {
+      await new Promise((resolve) => setTimeout(resolve, 3000 + Math.random() * 4000))
+      if (done) return
+      await kill()
+      report.kills++
+    }
+  }
+  const killing = killer()
+  await Promise.all(Array.from({ length: WORKERS }, lane))
+  done = true
+  await killing
+  return report
+}
+
+async function assertHealthy(label: string): Promise<void> {
+  await waitFor(
+    `${label}: anchors running`,
+    async () => {
+      const states = await Promise.all(
+        ANCHORS.map((a) => docker('inspect', '-f', '{{.State.Running}}', a))
+      )
+      return states.every((s) => s.stdout === 'true')
+    },
+    120_000
+  )
+  const target = await addressOf('crash-x1', NET)
+  for (const anchor of ANCHORS.slice(1)) {
+    const result = await ping(anchor, target)
+    assert.equal(result.code, 0, `${label}: ${anchor} -> x1: ${result.output}`)
+  }
+  await waitFor(
+    `${label}: a new container starts`,
+    async () => {
+      await docker('rm', '-f', 'crash-new')
+      return (
+        (
+          await docker(
+            'run',
+            '-d',
+            '--name',
+            'crash-new',
+            '--net',
+            NET,
+            'busybox:lab',
+            'sleep',
+            '600'
+          )
+        ).code === 0
+      )
+    },
+    120_000
+  )
+  const fresh = await ping('crash-new', target)
+  assert.equal(fresh.code, 0, `${label}: new container -> x1: ${fresh.output}`)
+  await docker('rm', '-f', 'crash-new')
+  for (const folder of ['networks', 'endpoints']) {
+    for (const file of readdirSync(join(stateDir, folder))) {
+      if (!file.endsWith('.json')) continue
+      JSON.parse(readFileSync(join(stateDir, folder, file), 'utf8'))
+    }
+  }
+}
+
+describe('crash safety', { timeout: 40 * 60_000 }, () => {
+  before(async () => {
+    await createFromBundle(NAME)
+    const id = await dockerOk('plugin', 'inspect', '-f', '{{.Id}}', NAME)
+    stateDir = `/var/lib/docker/plugins/${id}/propagated-mount`
+    await addDummy(MASTER)
+    await dockerOk(
+      'network',
+      'create',
+      '-d',
+      NAME,
+      '-o',
+      `parent=${MASTER}.33`,
+      '--subnet',
+      '172.31.33.0/24',
+      NET
+    )
+    for (const anchor of ANCHORS) await runContainer(anchor, NET, ['--restart=always'])
+  })
+
+  after(async () => {
+    await docker('rm', '-f', ...ANCHORS, 'crash-new')
+    await docker('network', 'rm', NET)
+    await docker('plugin', 'rm', '-f', NAME)
+    await ip('link', 'del', 'dev', MASTER)
+  })
+
+  test(`plugin SIGKILLed at random during ${CYCLES} start/stop cycles (${WORKERS} at once)`, async (t) => {
+    const report = await cyclesUnderFire('p', async () => {
+      for (const pid of await pluginPids()) process.kill(pid, 'SIGKILL')
+    })
+    t.diagnostic(`cycles ok=${report.ok} failed=${report.failed} plugin kills=${report.kills}`)
+    assert.ok(report.kills >= 1, 'the plugin was killed at least once')
+    await waitFor(
+      'the plugin to be restarted by dockerd',
+      async () => (await pluginPids()).length > 0,
+      60_000
+    )
+    await assertHealthy('after plugin kills')
+  })
+
+  test(`dockerd SIGKILLed during ${CYCLES} start/stop cycles`, async (t) => {
+    let kills = 0
+    const report = await cyclesUnderFire('d', async () => {
+      if (kills >= 2) return // every dockerd restart costs ~15 s under emulation
+      kills++
+      await restartDockerd('SIGKILL')
+    })
+    t.diagnostic(`cycles ok=${report.ok} failed=${report.failed} dockerd kills=${kills}`)
+    assert.ok(kills >= 1, 'dockerd was killed at least once')
+    await assertHealthy('after dockerd kills')
+  })
+
+  test('once everything is removed, no link and no record of ours is left', async () => {
+    const leftovers = await docker('ps', '-aq', '--filter', 'name=crash-')
+    if (leftovers.stdout) await docker('rm', '-f', ...leftovers.stdout.split('\n'))
+    await docker('rm', '-f', ...ANCHORS)
+    await dockerOk('network', 'rm', NET)
+    const ours = (await hostLinks()).filter(
+      (l) => l.alias?.startsWith('ipvlan-lan/') || /^(ivl|ivp)/.test(l.name)
+    )
+    assert.deepEqual(ours, [], 'links left')
+    assert.ok(
+      !(await hostLinks()).some((l) => l.name === `${MASTER}.33`),
+      'the created 802.1Q parent is gone'
+    )
+    assert.deepEqual(readdirSync(join(stateDir, 'endpoints')), [], 'endpoint records left')
+    assert.deepEqual(readdirSync(join(stateDir, 'networks')), [], 'network records left')
+  })
+})
