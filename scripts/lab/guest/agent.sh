@@ -32,7 +32,7 @@ kill_job() {
 
 poweroff_now() {
   echo "lab-agent: powering off"
-  sh "$LAB_REPO/scripts/lab/guest/dockerd.sh" stop
+  sh "$LAB_SHARE/scripts/lab/guest/dockerd.sh" stop
   cp "$DOCKERD_LOG" "$LAB_STATE/dockerd.log" 2>/dev/null
   sync
   [ "$LAB_DISK" = 1 ] && mount -o remount,ro /var/lib 2>/dev/null

@@ -62,6 +62,9 @@ for d in /run/lab/varlib/*/; do
 done
 mount --bind /run/lab/varlib/dpkg /var/lib/dpkg 2>/dev/null
 
+# The repo at its host path, now that nothing will be mounted over it.
+{ mkdir -p "$LAB_REPO" && mount --bind "$LAB_SHARE" "$LAB_REPO"; } || fail "bind the repo at $LAB_REPO"
+
 # Boot hook kept on the disk (like a host's network config): e.g. recreate the dummy parent
 # links before dockerd restarts restart=always containers attached to them.
 if [ -f /var/lib/lab/boot.sh ]; then
@@ -70,10 +73,10 @@ if [ -f /var/lib/lab/boot.sh ]; then
 fi
 
 T1=$(uptime_s)
-sh "$LAB_REPO/scripts/lab/guest/dockerd.sh" start || fail "dockerd did not start"
+sh "$LAB_SHARE/scripts/lab/guest/dockerd.sh" start || fail "dockerd did not start"
 T2=$(uptime_s)
 if ! docker image inspect busybox:lab >/dev/null 2>&1; then
-  docker import -c 'CMD ["sh"]' "$LAB_REPO/.cache/lab/busybox.tar" busybox:lab >/dev/null || fail "docker import busybox:lab"
+  docker import -c 'CMD ["sh"]' "$LAB_SHARE/.cache/lab/busybox.tar" busybox:lab >/dev/null || fail "docker import busybox:lab"
 fi
 T3=$(uptime_s)
 printf 'stage2=%s dockerd=%s ready=%s\n' "$T0" "$T2" "$T3" >"$IO/ready.tmp"

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Stage 1, PID 1 inside the initramfs: load the 9p/overlay modules, build the root
 # (host / read-only over 9p + tmpfs overlay, kernel modules share, the repo share
-# read-write at its host path) and switch_root into busybox init.
+# read-write at /.lab-repo) and switch_root into busybox init. Stage 2 (init.sh) binds
+# /.lab-repo at the repo's host path once /tmp, /run and /var/lib are mounted, so a
+# repo under one of those is not hidden.
 export PATH=/bin
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -35,18 +37,19 @@ mount -t 9p -o "$O,ro,cache=loose" hostroot /lower || fail "mount hostroot"
 mount -t tmpfs -o mode=0755 tmpfs /upper
 mkdir -p /upper/upper /upper/work
 mount -t overlay overlay -o lowerdir=/lower,upperdir=/upper/upper,workdir=/upper/work /newroot || fail "mount overlay"
-mkdir -p /newroot/lib/modules /newroot"$REPO"
+mkdir -p /newroot/lib/modules /newroot/.lab-repo
 mount -t 9p -o "$O,ro" modules /newroot/lib/modules || fail "mount modules"
 # The repo is mounted directly (not through the overlay) so host edits are seen at once
 # and the guest can write results back.
-mount -t 9p -o "$O" repo /newroot"$REPO" || fail "mount repo"
+mount -t 9p -o "$O" repo /newroot/.lab-repo || fail "mount repo"
+G=/.lab-repo/scripts/lab/guest
+[ -f "/newroot$G/init.sh" ] || fail "the repo share has no scripts/lab/guest/init.sh"
 # Fresh proc/sys/dev inside the new root: otherwise dockerd's re-exec of /proc/self/exe breaks.
 mount -t proc proc /newroot/proc
 mount -t sysfs sysfs /newroot/sys
 mount -t devtmpfs devtmpfs /newroot/dev
 
 printf 'LAB_REPO=%s\nLAB_NAME=%s\nLAB_DISK=%s\n' "$REPO" "$NAME" "$DISK" >/newroot/etc/lab.env
-G="$REPO/scripts/lab/guest"
 printf '::sysinit:/bin/busybox sh %s/init.sh\n::respawn:/bin/busybox sh %s/agent.sh\n' "$G" "$G" >/newroot/etc/inittab
 
 umount /proc /sys 2>/dev/null
