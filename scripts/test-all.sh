@@ -44,7 +44,7 @@ lab_tiers() {
     return 0
   fi
   tier "lab: netns tier on an ipvlan kernel" \
-    lab_exec "cd '$REPO' && node --import tsx --test --test-concurrency=1 test/netns/*.test.ts"
+    lab_exec "cd '$REPO' && PLUGIN_ENTRY=dist node --import tsx --test --test-concurrency=1 test/netns/*.test.ts"
   tier "lab: parity + lifecycle (dockerd)" \
     lab_exec "cd '$REPO' && node --import tsx --test --test-concurrency=1 --test-timeout=3600000 test/lab/*.test.ts"
   scripts/lab/vm.sh stop --name test || true

@@ -8,6 +8,16 @@ import { waitForSocket } from './socket-client.ts'
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
+/**
+ * Node arguments that run the plugin program. PLUGIN_ENTRY=dist (set in the lab) runs the
+ * compiled program: tsx takes ~30 s to start under emulation.
+ */
+export function pluginEntry(compiled = process.env['PLUGIN_ENTRY'] === 'dist'): string[] {
+  return compiled
+    ? [join(REPO, 'dist', 'main.js')]
+    : ['--import', 'tsx', join(REPO, 'src', 'main.ts')]
+}
+
 export interface PluginProcess {
   socket: string
   stateDir: string
@@ -26,9 +36,7 @@ export async function startPlugin(
   const base = mkdtempSync(join(tmpdir(), 'ipvlan-lan-'))
   const socket = join(base, 'plugin.sock')
   const stateDir = options.stateDir ?? join(base, 'state')
-  const entry = options.compiled
-    ? [join(REPO, 'dist', 'main.js')]
-    : ['--import', 'tsx', join(REPO, 'src', 'main.ts')]
+  const entry = pluginEntry(options.compiled)
   const args = [
     ...entry,
     '--socket',
@@ -46,7 +54,7 @@ export async function startPlugin(
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   try {
-    await waitForSocket(socket, 20_000)
+    await waitForSocket(socket, 60_000)
   } catch (error) {
     child.kill('SIGKILL')
     throw new Error(`plugin did not start: ${(error as Error).message}\n${output}`)

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { id } from '../fakes/ids.ts'
 import { createNetns, ipSync, rootSkipReason } from '../helpers/netns.ts'
-import { REPO, startPlugin } from '../helpers/plugin-process.ts'
+import { pluginEntry, REPO, startPlugin } from '../helpers/plugin-process.ts'
 import type { PluginProcess } from '../helpers/plugin-process.ts'
 import { call } from '../helpers/socket-client.ts'
 
@@ -103,15 +103,7 @@ describe('the plugin process with an unwritable state directory', { skip }, () =
       const socket = join(base, 'plugin.sock')
       const child = spawn(
         process.execPath,
-        [
-          '--import',
-          'tsx',
-          join(REPO, 'src', 'main.ts'),
-          '--socket',
-          socket,
-          '--state-dir',
-          stateDir,
-        ],
+        [...pluginEntry(), '--socket', socket, '--state-dir', stateDir],
         { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }
       )
       let stdout = ''
@@ -121,8 +113,8 @@ describe('the plugin process with an unwritable state directory', { skip }, () =
       const code = await new Promise<number | null>((resolve, reject) => {
         const timer = setTimeout(() => {
           child.kill('SIGKILL')
-          reject(new Error(`still running after 20 s: ${stdout}${stderr}`))
-        }, 20_000)
+          reject(new Error(`still running after 60 s: ${stdout}${stderr}`))
+        }, 60_000)
         child.once('exit', (exitCode) => {
           clearTimeout(timer)
           resolve(exitCode)
