@@ -23,6 +23,11 @@ DISK="$REPO/.cache/lab/$VM_NAME-disk.img"
 SECONDS=0
 
 say() { printf '[bench] %s\n' "$*" >&2; }
+# The lab is TCG: other VMs on this host slow it down; the report says what else was running.
+machine() {
+  printf 'load %s, other lab VMs %s' "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    "$(pgrep -f 'qemu-system.*lab\.name=' | grep -vcxF "$(cat ".cache/lab/$VM_NAME/qemu.pid" 2>/dev/null || echo none)" || true)"
+}
 [[ $(id -u) -eq 0 ]] || { say "needs root (network namespaces, the lab VM)"; exit 1; }
 
 if [[ "${BENCH_QUICK:-0}" = 1 ]]; then
@@ -35,6 +40,7 @@ else
   DOCKER_ARGS=(--pairs "${BENCH_DOCKER_PAIRS:-20}" --warmup 2)
 fi
 
+ENV_START="$(nproc) CPUs; at start: $(machine)"
 say "build: dist/ and the plugin bundle"
 [[ -f node_modules/.package-lock.json && ! package-lock.json -nt node_modules/.package-lock.json ]] ||
   npm ci --no-audit --no-fund >&2
@@ -69,6 +75,6 @@ else
 fi
 
 node --import tsx bench/report.ts --out "bench/results/$STAMP.json" --command "npm run bench" \
-  --duration-s "$SECONDS" "$PARTS/host.json" "${LAB_PARTS[@]}" || failed=1
+  --env "$ENV_START; at end: $(machine)" --duration-s "$SECONDS" "$PARTS/host.json" "${LAB_PARTS[@]}" || failed=1
 say "wrote bench/results/$STAMP.json in ${SECONDS}s"
 exit "$failed"

@@ -33,23 +33,27 @@ not_run() { # name reason
   NOT_RUN=$((NOT_RUN + 1))
 }
 
-lab_exec() { scripts/lab/vm.sh exec --name test -- "$1"; }
+lab_exec() { scripts/lab/vm.sh exec --name lab -- "$1"; }
 
 lab_tiers() {
   tier "build plugin bundle" make --no-print-directory plugin
+  # Docker's data on a disk, so the same VM can later be rebooted by the reboot test.
+  local disk="$REPO/.cache/lab/lab-disk.img"
+  rm -f "$disk"
   say "booting the lab VM"
-  if ! scripts/lab/vm.sh start --name test; then
+  if ! scripts/lab/vm.sh start --name lab --disk "$disk"; then
     record "lab VM boot" "FAIL"
     FAILED=$((FAILED + 1))
     return 0
   fi
   tier "lab: netns tier on an ipvlan kernel" \
     lab_exec "cd '$REPO' && PLUGIN_ENTRY=dist node --import tsx --test --test-concurrency=1 test/netns/*.test.ts"
-  tier "lab: parity + lifecycle (dockerd)" \
-    lab_exec "cd '$REPO' && node --import tsx --test --test-concurrency=1 --test-timeout=3600000 test/lab/*.test.ts"
-  scripts/lab/vm.sh stop --name test || true
-  tier "lab: host reboot, crashes (VM boots)" \
-    node --import tsx --test --test-concurrency=1 test/lab-host/*.test.ts
+  tier "lab: install, parity, lifecycle, crashes" \
+    lab_exec "cd '$REPO' && node --import tsx --test --test-concurrency=1 test/lab/*.test.ts"
+  tier "lab: host reboot (VM booted twice)" \
+    env LAB_VM=lab LAB_DISK="$disk" node --import tsx --test --test-concurrency=1 test/lab-host/*.test.ts
+  scripts/lab/vm.sh stop --name lab || true
+  rm -f "$disk"
 }
 
 say "dependencies"

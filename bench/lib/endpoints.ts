@@ -89,11 +89,7 @@ export async function leaveAndDelete(
 }
 
 /** One endpoint lifecycle through the socket: CreateEndpoint, Join, Leave, DeleteEndpoint. */
-export async function lifecycle(
-  socket: string,
-  networkId: string,
-  n: number
-): Promise<void> {
+export async function lifecycle(socket: string, networkId: string, n: number): Promise<void> {
   const endpointId = newId()
   await createAndJoin(socket, networkId, endpointId, n)
   await leaveAndDelete(socket, networkId, endpointId)
@@ -128,7 +124,19 @@ export async function bareLifecycle(
 ): Promise<void> {
   const name = `bl${randomBytes(6).toString('hex')}`
   const alias = `ipvlan-lan/bench0000:ep:${newId()}`
-  const add = ['link', 'add', 'name', name, 'link', parent, 'type', 'ipvlan', 'mode', 'l2', 'bridge']
+  const add = [
+    'link',
+    'add',
+    'name',
+    name,
+    'link',
+    parent,
+    'type',
+    'ipvlan',
+    'mode',
+    'l2',
+    'bridge',
+  ]
   const setAlias = ['link', 'set', 'dev', name, 'alias', alias]
   if (batched) {
     await ip(['-n', netns, '-batch', '-'], `${add.join(' ')}\n${setAlias.join(' ')}\n`)

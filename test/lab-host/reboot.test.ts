@@ -10,10 +10,13 @@ import { REPO } from '../helpers/plugin-process.ts'
  * booted twice. The operator's NIC (a dummy here) comes back at boot; the 802.1Q sub-interface the
  * plugin made does not, and must be re-created when the --restart=always containers rejoin.
  */
-const VM = 'reboot'
-const DISK = join(REPO, '.cache', 'lab', 'reboot-disk.img')
+// `make test` hands over its running lab VM (booted on a disk, plugin installed) to save a boot
+// and a plugin install; run alone, the test boots its own VM on a fresh disk.
+const REUSE = process.env['LAB_VM'] !== undefined && process.env['LAB_DISK'] !== undefined
+const VM = process.env['LAB_VM'] ?? 'reboot'
+const DISK = process.env['LAB_DISK'] ?? join(REPO, '.cache', 'lab', 'reboot-disk.img')
 const VMSH = join(REPO, 'scripts', 'lab', 'vm.sh')
-const PLUGIN = 'ipvlan-lan:latest'
+const PLUGIN = 'localhost:5000/ipvlan-lan:latest'
 
 async function vm(...args: string[]): Promise<void> {
   const result = await execa(VMSH, args, { reject: false, all: true, timeout: 600_000 })
@@ -40,11 +43,11 @@ const PING = 'docker exec rb-b ping -c 1 -W 3 172.30.40.10'
 
 describe('host reboot (lab VM booted twice on one disk)', { timeout: 30 * 60_000 }, () => {
   before(() => {
-    if (existsSync(DISK)) rmSync(DISK)
+    if (!REUSE && existsSync(DISK)) rmSync(DISK)
   })
   after(async () => {
     await execa(VMSH, ['stop', '--name', VM], { reject: false })
-    if (existsSync(DISK)) rmSync(DISK)
+    if (!REUSE && existsSync(DISK)) rmSync(DISK)
   })
 
   test('first boot: plugin installed, network on a created sub-interface, restart=always containers', async () => {
@@ -55,8 +58,8 @@ describe('host reboot (lab VM booted twice on one disk)', { timeout: 30 * 60_000
         // The "NIC" the operator's network config brings up at every boot.
         "printf 'ip link add rbm0 type dummy\\nip link set rbm0 up\\n' > /var/lib/lab/boot.sh",
         'sh /var/lib/lab/boot.sh',
-        `docker plugin create ${PLUGIN} '${REPO}/plugin'`,
-        `docker plugin enable ${PLUGIN}`,
+        // Installed already when the VM is handed over; otherwise create it from the bundle.
+        `{ docker plugin inspect ${PLUGIN} >/dev/null 2>&1 || { cp -a '${REPO}/plugin' /tmp/bundle && docker plugin create ${PLUGIN} /tmp/bundle && docker plugin enable ${PLUGIN}; }; }`,
         `docker network create -d ${PLUGIN} -o parent=rbm0.40 --subnet 172.30.40.0/24 rbnet`,
         'docker run -d --name rb-a --net rbnet --ip 172.30.40.10 --restart=always busybox:lab sleep 3600',
         'docker run -d --name rb-b --net rbnet --ip 172.30.40.11 --restart=always busybox:lab sleep 3600',
@@ -94,6 +97,6 @@ describe('host reboot (lab VM booted twice on one disk)', { timeout: 30 * 60_000
       `ls /var/lib/docker/plugins/${id}/propagated-mount/networks /var/lib/docker/plugins/${id}/propagated-mount/endpoints`
     )
     assert.doesNotMatch(left, /\.json/)
-    await guestOk(`docker plugin rm -f ${PLUGIN}`)
+    if (!REUSE) await guestOk(`docker plugin rm -f ${PLUGIN}`)
   })
 })

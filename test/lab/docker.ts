@@ -12,7 +12,7 @@ export interface Run {
 }
 
 /** Runs a command (argument array, no shell) and never throws: callers assert on the result. */
-export async function run(file: string, args: string[], timeoutMs = 120_000): Promise<Run> {
+export async function run(file: string, args: string[], timeoutMs = 900_000): Promise<Run> {
   const result = await execa(file, args, { reject: false, timeout: timeoutMs, all: true })
   return {
     code: result.exitCode ?? -1,

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { after, before, test } from 'node:test'
 import {
-  addressOf,
   addDummy,
+  addressOf,
   docker,
   dockerOk,
   DOCKERD_LOG,
@@ -12,27 +12,32 @@ import {
   runContainer,
   waitFor,
 } from './docker.ts'
-import { createFromBundle, pluginEnabled } from './plugin.ts'
+import { ensureInstalled, pluginEnabled, REGISTRY_PLUGIN } from './plugin.ts'
 
 /**
- * Lab tier, plugin only: the bundle that `make plugin` built, installed with `docker plugin create`
- * and `enable`, through the lifecycle operators put it through.
+ * Lab tier, plugin only: the bundle that `make plugin` built, created + enabled, pushed to a
+ * registry on loopback and installed from it, then put through what operators do with it.
  */
-const NAME = 'ipvlan-lan:latest'
+const NAME = REGISTRY_PLUGIN
 const MASTER = 'lcm0'
 const NET = 'lc-net'
 const containers = ['lc-a', 'lc-b', 'lc-c']
 
 before(async () => {
-  await createFromBundle(NAME)
   await addDummy(MASTER)
 })
 
 after(async () => {
   await docker('rm', '-f', ...containers)
   await docker('network', 'rm', NET)
-  await docker('plugin', 'rm', '-f', NAME)
   await ip('link', 'del', 'dev', MASTER)
+})
+
+test('installed with docker plugin create + enable, then push and docker plugin install', async () => {
+  await ensureInstalled()
+  assert.equal(await pluginEnabled(NAME), true)
+  const reference = await dockerOk('plugin', 'inspect', '-f', '{{.PluginReference}}', NAME)
+  assert.match(reference, /localhost:5000\/ipvlan-lan:latest/, 'installed from the registry')
 })
 
 test('docker plugin inspect: host network, only CAP_NET_ADMIN, no Docker socket', async () => {
@@ -41,16 +46,18 @@ test('docker plugin inspect: host network, only CAP_NET_ADMIN, no Docker socket'
   ) as {
     Network: { Type: string }
     Linux: { Capabilities: string[] }
-    Mounts: { Source?: string }[]
+    Mounts: { Source?: string }[] | null
     Interface: { Types: string[]; Socket: string }
+    PropagatedMount: string
   }
   assert.equal(config.Network.Type, 'host')
   assert.deepEqual(config.Linux.Capabilities, ['CAP_NET_ADMIN'])
   assert.deepEqual(config.Interface.Types, ['docker.networkdriver/1.0'])
+  assert.equal(config.PropagatedMount, '/state')
   assert.ok(!JSON.stringify(config.Mounts).includes('docker.sock'), 'no Docker socket mounted')
 })
 
-test('a network with -d ipvlan-lan:latest carries containers that reach each other', async () => {
+test('a network on the installed plugin carries containers that reach each other', async () => {
   await dockerOk(
     'network',
     'create',
@@ -93,7 +100,7 @@ test('docker plugin set LOG_LEVEL=debug shows debug lines in the daemon log', as
           .split('\n')
           .some((line) => line.includes(`plugin=${id}`) && line.includes('level=debug'))
       },
-      20_000
+      30_000
     )
   } finally {
     await dockerOk('plugin', 'disable', '-f', NAME)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { docker } from './docker.ts'
-import { installFromRegistry, REGISTRY_PLUGIN } from './plugin.ts'
+import { ensureInstalled, REGISTRY_PLUGIN } from './plugin.ts'
 import { SCENARIOS, ScenarioContext } from './scenarios.ts'
 import type { Scenario } from './scenarios.ts'
 
@@ -39,7 +39,7 @@ before(
   async () => {
     const version = await docker('version', '--format', '{{.Server.Version}}')
     console.log(`# engine ${version.stdout}`)
-    await installFromRegistry()
+    await ensureInstalled()
     for (const scenario of SCENARIOS) {
       const outcome = await attempt(scenario, new ScenarioContext('ipvlan', 'b'))
       builtin.set(scenario.name, outcome)

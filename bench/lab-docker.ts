@@ -1,0 +1,156 @@
+/**
+ * Benchmark 1, in the lab VM's dockerd: `docker run -d` until running, then `docker rm -f`, through
+ * our plugin (installed from the bundle: `docker plugin create` + `enable`) vs the built-in ipvlan
+ * driver, each network on its own dummy parent, interleaved.
+ *
+ *   node --import tsx bench/lab-docker.ts --out FILE [--pairs 20] [--warmup 2]
+ */
+import { IMAGE, docker, dockerOk, ip, ipOk, run } from '../test/lab/docker.ts'
+import { BUNDLE } from '../test/lab/plugin.ts'
+import type { Row } from './lib/result.ts'
+import { flag, intFlag, log, ms, ratioRow, writePart } from './lib/result.ts'
+import type { Comparison } from './lib/stats.ts'
+import { interleave, now, ratioFigure } from './lib/stats.ts'
+
+const out = flag('out')
+const PAIRS = intFlag('pairs', 20)
+const WARMUP = intFlag('warmup', 2)
+const PLUGIN = 'ipvlan-lan-bench:latest'
+const LABEL = 'ipvlan-lan-bench'
+const NETWORKS = {
+  plugin: { name: 'bench-plugin', driver: PLUGIN, parent: 'bp0', subnet: '192.168.91.0/24' },
+  builtin: { name: 'bench-builtin', driver: 'ipvlan', parent: 'bp1', subnet: '192.168.92.0/24' },
+}
+type Variant = keyof typeof NETWORKS
+
+async function cleanUp(): Promise<void> {
+  const ids = (await docker('ps', '-aq', '--filter', `label=${LABEL}`)).stdout.split(/\s+/)
+  if (ids.some(Boolean)) await docker('rm', '-f', ...ids.filter(Boolean))
+  for (const network of Object.values(NETWORKS)) {
+    await docker('network', 'rm', network.name)
+    await ip('link', 'del', 'dev', network.parent)
+  }
+  await docker('plugin', 'rm', '-f', PLUGIN)
+}
+
+async function setUp(): Promise<void> {
+  await cleanUp()
+  const t0 = now()
+  // Docker copies and digests the ~90 MiB rootfs: minutes in a busy TCG guest.
+  const created = await run('docker', ['plugin', 'create', PLUGIN, BUNDLE], 900_000)
+  if (created.code !== 0) throw new Error(`docker plugin create: ${created.output}`)
+  await dockerOk('plugin', 'enable', PLUGIN)
+  log(`1. plugin created + enabled from ${BUNDLE} in ${ms(now() - t0)}`)
+  for (const network of Object.values(NETWORKS)) {
+    await ipOk('link', 'add', network.parent, 'type', 'dummy')
+    await ipOk('link', 'set', network.parent, 'up')
+    await dockerOk(
+      'network',
+      'create',
+      '-d',
+      network.driver,
+      '-o',
+      `parent=${network.parent}`,
+      '--subnet',
+      network.subnet,
+      network.name
+    )
+  }
+}
+
+const phases: Record<Variant, { start: number[]; remove: number[] }> = {
+  plugin: { start: [], remove: [] },
+  builtin: { start: [], remove: [] },
+}
+
+/** One container: started (docker run -d returns once it runs; checked), then removed. */
+async function container(variant: Variant, record: boolean): Promise<number> {
+  const network = NETWORKS[variant]
+  const t0 = now()
+  const id = await dockerOk(
+    'run',
+    '-d',
+    '--label',
+    LABEL,
+    '--net',
+    network.name,
+    IMAGE,
+    'sleep',
+    '600'
+  )
+  const t1 = now()
+  const running = await dockerOk('inspect', '-f', '{{.State.Running}}', id)
+  if (running !== 'true') throw new Error(`${variant}: container ${id} is not running`)
+  const t2 = now()
+  await dockerOk('rm', '-f', id)
+  const t3 = now()
+  if (record) {
+    phases[variant].start.push(t1 - t0)
+    phases[variant].remove.push(t3 - t2)
+  }
+  return t1 - t0 + (t3 - t2)
+}
+
+/** A comparison built from side samples taken in the same rounds. */
+function sideComparison(kind: 'start' | 'remove'): Comparison {
+  const a = phases.plugin[kind]
+  const b = phases.builtin[kind]
+  return {
+    samples: { plugin: a, builtin: b },
+    ratios: { builtin: a.map((value, i) => value / (b[i] ?? NaN)) },
+  }
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date().toISOString()
+  const started = now()
+  const version = await dockerOk('version', '-f', '{{.Server.Version}}')
+  await setUp()
+  const rows: Row[] = []
+  try {
+    log(`1. containers: ${WARMUP} warm-up + ${PAIRS} interleaved pairs (docker ${version})`)
+    for (let i = 0; i < WARMUP; i++) {
+      await container('plugin', false)
+      await container('builtin', false)
+    }
+    const comparison = await interleave(
+      {
+        plugin: () => container('plugin', true),
+        builtin: () => container('builtin', true),
+      },
+      {
+        rounds: PAIRS,
+        warmup: 0,
+        subject: 'plugin',
+        onRound: (round) => {
+          if ((round + 1) % 5 === 0) log(`1. ${round + 1}/${PAIRS} pairs`)
+        },
+      }
+    )
+    const total = ratioFigure(comparison, 'plugin', 'builtin', 'ms')
+    const start = ratioFigure(sideComparison('start'), 'plugin', 'builtin', 'ms')
+    const remove = ratioFigure(sideComparison('remove'), 'plugin', 'builtin', 'ms')
+    rows.push(
+      ratioRow('1', 'Container run -d + rm -f: our plugin vs built-in ipvlan', total, ms, 1.1),
+      ratioRow('1b', 'of which docker run -d (info)', start, ms),
+      ratioRow('1c', 'of which docker rm -f (info)', remove, ms)
+    )
+    writePart(out, {
+      part: 'lab-docker',
+      where: 'lab VM dockerd',
+      startedAt,
+      durationMs: now() - started,
+      rows,
+      raw: { dockerVersion: version, comparison, total, start, remove, phases },
+    })
+  } finally {
+    await cleanUp()
+  }
+  log(`lab-docker done in ${ms(now() - started)}`)
+}
+
+main().catch(async (error: unknown) => {
+  log(`lab-docker FAILED: ${(error as Error).stack ?? String(error)}`)
+  await cleanUp().catch(() => {})
+  process.exit(1)
+})
