@@ -5,7 +5,10 @@ const CONNECTED = 1
 
 /**
  * What the built-in driver tells libnetwork at Join (moby ipvlan_joinleave.go):
- * - internal networks: no gateway, no routes;
+ * - internal networks: no gateway, no default route; in l3/l3s, an on-link route to each of the
+ *   network's other subnets, because the parent routes between them (Docker 20.10's built-in
+ *   reaches across the subnets of a parent-less l3 network, and moby's integration suite expects
+ *   it for --internal l3 too: testIpvlanL3InternalMode);
  * - l2: the gateway of the subnet holding the endpoint's address becomes the default route;
  * - l3/l3s: no gateway, a connected default route ("default dev eth0") per address family.
  * DisableGatewayService always: no docker_gwbridge leg (moby/libnetwork#759, #775).
@@ -17,7 +20,10 @@ export function joinResult(network: NetworkRecord, endpoint: EndpointRecord): Jo
     staticRoutes: [],
     disableGatewayService: true,
   }
-  if (network.internal) return result
+  if (network.internal) {
+    if (network.mode !== 'l2') result.staticRoutes = peerSubnetRoutes(network, endpoint)
+    return result
+  }
   if (network.mode === 'l2') {
     const gateway = gatewayFor(network.ipv4, endpoint.ipv4)
     const gatewayIPv6 = gatewayFor(network.ipv6, endpoint.ipv6)
@@ -43,4 +49,25 @@ function gatewayFor(subnets: readonly Subnet[], address: string | undefined): st
     if (!best || pool.prefix > best.prefix) best = { prefix: pool.prefix, gateway: subnet.gateway }
   }
   return best?.gateway
+}
+
+/**
+ * Connected routes to the network's subnets other than the endpoint's own (the kernel already
+ * has that one: adding it again would fail the join with "file exists").
+ */
+function peerSubnetRoutes(network: NetworkRecord, endpoint: EndpointRecord): StaticRoute[] {
+  const routes: StaticRoute[] = []
+  for (const [subnets, address] of [
+    [network.ipv4, endpoint.ipv4],
+    [network.ipv6, endpoint.ipv6],
+  ] as const) {
+    const ip = address === undefined ? undefined : parseCidr(address)
+    if (!ip) continue
+    for (const subnet of subnets) {
+      const pool = parseCidr(subnet.pool)
+      if (!pool || poolContains(pool, ip)) continue
+      routes.push({ destination: subnet.pool, routeType: CONNECTED })
+    }
+  }
+  return routes
 }

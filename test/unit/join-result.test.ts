@@ -146,4 +146,31 @@ describe('joinResult', () => {
       })
     })
   }
+
+  for (const mode of ['l3', 'l3s'] as const) {
+    test(`internal ${mode} network with several subnets: on-link routes to the other subnets only`, () => {
+      const net = network({
+        mode,
+        internal: true,
+        ipv4: [{ pool: '172.28.220.0/24' }, { pool: '172.28.230.0/24' }, { pool: '10.1.0.0/16' }],
+        ipv6: [{ pool: 'fd00:1::/64' }, { pool: 'fd00:2::/64' }],
+      })
+      const result = joinResult(net, endpoint({ ipv4: '172.28.230.10/24', ipv6: 'fd00:2::10/64' }))
+      assert.deepEqual(result.staticRoutes, [
+        { destination: '172.28.220.0/24', routeType: 1 },
+        { destination: '10.1.0.0/16', routeType: 1 },
+        { destination: 'fd00:1::/64', routeType: 1 },
+      ])
+      assert.equal(result.gateway, undefined)
+      assert.ok(!result.staticRoutes.some((r) => r.destination.endsWith('/0')), 'no route out')
+    })
+  }
+
+  test('internal l2 network with several subnets: no routes (L2 needs a router between subnets)', () => {
+    const net = network({
+      internal: true,
+      ipv4: [{ pool: '172.28.220.0/24' }, { pool: '172.28.230.0/24' }],
+    })
+    assert.deepEqual(joinResult(net, endpoint({ ipv4: '172.28.230.10/24' })).staticRoutes, [])
+  })
 })
