@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -7,6 +7,7 @@ import { id } from '../fakes/ids.ts'
 import { createNetns, ipSync, kernelSupports, nsLinks, rootSkipReason } from '../helpers/netns.ts'
 import { startPlugin } from '../helpers/plugin-process.ts'
 import type { PluginProcess } from '../helpers/plugin-process.ts'
+import { seedNetworkRecord } from '../helpers/state.ts'
 import { call } from '../helpers/socket-client.ts'
 import type { Reply } from '../helpers/socket-client.ts'
 
@@ -32,22 +33,7 @@ describe('100 concurrent endpoint lifecycles against the plugin process', { skip
     ipSync('-n', ns.name, 'link', 'set', 'eth0', 'up')
     stateDir = join(mkdtempSync(join(tmpdir(), 'ipvlan-lan-conc-')), 'state')
     if (!ipvlan) {
-      // Seed the record a successful CreateNetwork writes, so the rest runs on this kernel too.
-      mkdirSync(join(stateDir, 'networks'), { recursive: true })
-      writeFileSync(
-        join(stateDir, 'networks', `${net}.json`),
-        JSON.stringify({
-          version: 1,
-          id: net,
-          parent: 'eth0',
-          parentOrigin: 'existing',
-          mode: 'l2',
-          flag: 'bridge',
-          internal: false,
-          ipv4: [{ pool: '10.79.0.0/16', gateway: '10.79.0.1' }],
-          ipv6: [],
-        })
-      )
+      seedNetworkRecord(stateDir, net, '10.79.0.0/16', '10.79.0.1')
     }
     plugin = await startPlugin({ netns: ns.name, stateDir })
     if (ipvlan) {

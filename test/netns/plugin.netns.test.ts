@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { id } from '../fakes/ids.ts'
 import { createNetns, ipSync, kernelSupports, nsLinks, rootSkipReason } from '../helpers/netns.ts'
 import { startPlugin } from '../helpers/plugin-process.ts'
 import type { PluginProcess } from '../helpers/plugin-process.ts'
+import { seedNetworkRecord } from '../helpers/state.ts'
 import { call } from '../helpers/socket-client.ts'
 
 /**
@@ -74,22 +75,7 @@ describe('the plugin process in a network namespace', { skip }, () => {
 
   test('an endpoint survives SIGKILL of the plugin and is served after the restart', async () => {
     if (!ipvlan) {
-      // Seed the record a successful CreateNetwork writes, so the rest runs on this kernel too.
-      mkdirSync(join(plugin.stateDir, 'networks'), { recursive: true })
-      writeFileSync(
-        join(plugin.stateDir, 'networks', `${net}.json`),
-        JSON.stringify({
-          version: 1,
-          id: net,
-          parent: 'eth0',
-          parentOrigin: 'existing',
-          mode: 'l2',
-          flag: 'bridge',
-          internal: false,
-          ipv4: [{ pool: '10.77.0.0/24', gateway: '10.77.0.1' }],
-          ipv6: [],
-        })
-      )
+      seedNetworkRecord(plugin.stateDir, net, '10.77.0.0/24', '10.77.0.1')
       await plugin.stop('SIGKILL')
       plugin = await startPlugin({ netns: ns.name, stateDir: plugin.stateDir })
     }

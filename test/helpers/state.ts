@@ -1,0 +1,27 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+/**
+ * Writes the record a successful CreateNetwork leaves (an l2 network on an existing `eth0`), so
+ * endpoint tests also run on a kernel that cannot create the network itself (no ipvlan).
+ */
+export function seedNetworkRecord(
+  stateDir: string,
+  networkId: string,
+  pool: string,
+  gateway: string
+): void {
+  mkdirSync(join(stateDir, 'networks'), { recursive: true })
+  const record = {
+    version: 1,
+    id: networkId,
+    parent: 'eth0',
+    parentOrigin: 'existing',
+    mode: 'l2',
+    flag: 'bridge',
+    internal: false,
+    ipv4: [{ pool, gateway }],
+    ipv6: [],
+  }
+  writeFileSync(join(stateDir, 'networks', `${networkId}.json`), JSON.stringify(record))
+}
