@@ -15,6 +15,7 @@ import {
   runContainer,
   waitFor,
 } from './docker.ts'
+import { waitForSocket } from '../helpers/socket-client.ts'
 import { ensureInstalled, pluginStateDir, REGISTRY_PLUGIN } from './plugin.ts'
 
 /**
@@ -31,6 +32,7 @@ const WORKERS = 3
 const ANCHORS = ['crash-x1', 'crash-x2', 'crash-x3']
 
 let stateDir = ''
+let pluginSocket = ''
 let networkId = ''
 
 async function pluginPids(): Promise<number[]> {
@@ -136,6 +138,8 @@ describe('crash safety', { timeout: 40 * 60_000 }, () => {
   before(async () => {
     await ensureInstalled()
     stateDir = await pluginStateDir()
+    const id = await dockerOk('plugin', 'inspect', '-f', '{{.Id}}', NAME)
+    pluginSocket = `/run/docker/plugins/${id}/ipvlan-lan.sock`
     await addDummy(MASTER)
     const args = ['-o', `parent=${MASTER}.33`, '--subnet', '172.31.33.0/24', NET]
     networkId = await dockerOk('network', 'create', '-d', NAME, ...args)
@@ -151,6 +155,16 @@ describe('crash safety', { timeout: 40 * 60_000 }, () => {
   test(`plugin SIGKILLed at random during ${CYCLES} start/stop cycles (${WORKERS} at once)`, async (t) => {
     const report = await cyclesUnderFire('p', async () => {
       for (const pid of await pluginPids()) process.kill(pid, 'SIGKILL')
+      // dockerd restarts the plugin and gives it ~10 s to listen; a plugin killed again inside
+      // that window is disabled by Docker itself (moby plugin manager pluginPostStart), whatever
+      // the plugin does. So the next kill waits until the restarted plugin is serving.
+      await waitFor(
+        'the plugin to be restarted',
+        async () => (await pluginPids()).length > 0,
+        60_000
+      )
+      await waitForSocket(pluginSocket, 60_000)
+      await new Promise((resolve) => setTimeout(resolve, 12_000))
     })
     t.diagnostic(`cycles ok=${report.ok} failed=${report.failed} plugin kills=${report.kills}`)
     assert.ok(report.kills >= 1, 'the plugin was killed at least once')
