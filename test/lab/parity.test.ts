@@ -5,6 +5,10 @@ import { ensureInstalled, REGISTRY_PLUGIN } from './plugin.ts'
 import { SCENARIOS, ScenarioContext } from './scenarios.ts'
 import type { Scenario } from './scenarios.ts'
 
+// LAB_SCENARIOS=<regex> runs a subset (debugging only: `make test` always runs them all).
+const only = process.env['LAB_SCENARIOS']
+const SELECTED = only ? SCENARIOS.filter((s) => new RegExp(only).test(s.name)) : SCENARIOS
+
 /**
  * Lab tier: runs every scenario against the built-in ipvlan driver (control) and against the
  * plugin installed from a registry the way users install it, then prints both columns.
@@ -40,7 +44,7 @@ before(
     const version = await docker('version', '--format', '{{.Server.Version}}')
     console.log(`# engine ${version.stdout}`)
     await ensureInstalled()
-    for (const scenario of SCENARIOS) {
+    for (const scenario of SELECTED) {
       const outcome = await attempt(scenario, new ScenarioContext('ipvlan', 'b'))
       builtin.set(scenario.name, outcome)
       console.log(
@@ -51,7 +55,7 @@ before(
   { timeout: 60 * 60_000 }
 )
 
-for (const scenario of SCENARIOS) {
+for (const scenario of SELECTED) {
   test(`plugin: ${scenario.name}`, { timeout: 10 * 60_000 }, async (t) => {
     const outcome = await attempt(scenario, new ScenarioContext(REGISTRY_PLUGIN, 'p'))
     plugin.set(scenario.name, outcome)
@@ -72,7 +76,7 @@ after(() => {
     '',
     '| scenario | origin | built-in ipvlan | ipvlan-lan plugin |',
     '| --- | --- | --- | --- |',
-    ...SCENARIOS.map(
+    ...SELECTED.map(
       (s) =>
         `| ${s.name} | ${s.origin} | ${mark(builtin.get(s.name))} | ${mark(plugin.get(s.name))} |`
     ),
