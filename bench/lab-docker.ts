@@ -1,20 +1,15 @@
 /**
  * Benchmark 1, in the lab VM's dockerd: `docker run -d` until running, then `docker rm -f`, through
  * our plugin (installed from the bundle: `docker plugin create` + `enable`) vs the built-in ipvlan
- * driver, each network on its own dummy parent, interleaved.
- *
- *   node --import tsx bench/lab-docker.ts --out FILE [--pairs 20] [--warmup 2]
+ * driver, each network on its own dummy parent, interleaved. Run by bench/lab.ts.
  */
 import { IMAGE, docker, dockerOk, ip, ipOk, run } from '../test/lab/docker.ts'
 import { BUNDLE } from '../test/lab/plugin.ts'
 import type { Row } from './lib/result.ts'
-import { flag, intFlag, log, ms, ratioRow, writePart } from './lib/result.ts'
+import { log, ms, ratioRow } from './lib/result.ts'
 import type { Comparison } from './lib/stats.ts'
 import { interleave, now, ratioFigure } from './lib/stats.ts'
 
-const out = flag('out')
-const PAIRS = intFlag('pairs', 20)
-const WARMUP = intFlag('warmup', 2)
 const PLUGIN = 'ipvlan-lan-bench:latest'
 const LABEL = 'ipvlan-lan-bench'
 const NETWORKS = {
@@ -23,7 +18,7 @@ const NETWORKS = {
 }
 type Variant = keyof typeof NETWORKS
 
-async function cleanUp(): Promise<void> {
+export async function cleanUpDocker(): Promise<void> {
   const ids = (await docker('ps', '-aq', '--filter', `label=${LABEL}`)).stdout.split(/\s+/)
   if (ids.some(Boolean)) await docker('rm', '-f', ...ids.filter(Boolean))
   for (const network of Object.values(NETWORKS)) {
@@ -33,14 +28,17 @@ async function cleanUp(): Promise<void> {
   await docker('plugin', 'rm', '-f', PLUGIN)
 }
 
-async function setUp(): Promise<void> {
-  await cleanUp()
+/** `docker plugin create` from the bundle + `enable`, and the two networks. Returns milliseconds. */
+export async function installPlugin(): Promise<number> {
+  await cleanUpDocker()
   const t0 = now()
   // Docker copies and digests the ~90 MiB rootfs: minutes in a busy TCG guest.
   const created = await run('docker', ['plugin', 'create', PLUGIN, BUNDLE], 900_000)
   if (created.code !== 0) throw new Error(`docker plugin create: ${created.output}`)
-  await dockerOk('plugin', 'enable', PLUGIN)
-  log(`1. plugin created + enabled from ${BUNDLE} in ${ms(now() - t0)}`)
+  const enabled = await run('docker', ['plugin', 'enable', PLUGIN], 300_000)
+  if (enabled.code !== 0) throw new Error(`docker plugin enable: ${enabled.output}`)
+  const installMs = now() - t0
+  log(`1. plugin created + enabled from ${BUNDLE} in ${ms(installMs)}`)
   for (const network of Object.values(NETWORKS)) {
     await ipOk('link', 'add', network.parent, 'type', 'dummy')
     await ipOk('link', 'set', network.parent, 'up')
@@ -56,6 +54,7 @@ async function setUp(): Promise<void> {
       network.name
     )
   }
+  return installMs
 }
 
 const phases: Record<Variant, { start: number[]; remove: number[] }> = {
@@ -101,56 +100,47 @@ function sideComparison(kind: 'start' | 'remove'): Comparison {
   }
 }
 
-async function main(): Promise<void> {
-  const startedAt = new Date().toISOString()
-  const started = now()
+export async function containers(
+  options: { pairs: number; warmup: number; installMs: number },
+  rows: Row[],
+  raw: Record<string, unknown>
+): Promise<void> {
   const version = await dockerOk('version', '-f', '{{.Server.Version}}')
-  await setUp()
-  const rows: Row[] = []
-  try {
-    log(`1. containers: ${WARMUP} warm-up + ${PAIRS} interleaved pairs (docker ${version})`)
-    for (let i = 0; i < WARMUP; i++) {
-      await container('plugin', false)
-      await container('builtin', false)
-    }
-    const comparison = await interleave(
-      {
-        plugin: () => container('plugin', true),
-        builtin: () => container('builtin', true),
-      },
-      {
-        rounds: PAIRS,
-        warmup: 0,
-        subject: 'plugin',
-        onRound: (round) => {
-          if ((round + 1) % 5 === 0) log(`1. ${round + 1}/${PAIRS} pairs`)
-        },
-      }
-    )
-    const total = ratioFigure(comparison, 'plugin', 'builtin', 'ms')
-    const start = ratioFigure(sideComparison('start'), 'plugin', 'builtin', 'ms')
-    const remove = ratioFigure(sideComparison('remove'), 'plugin', 'builtin', 'ms')
-    rows.push(
-      ratioRow('1', 'Container run -d + rm -f: our plugin vs built-in ipvlan', total, ms, 1.1),
-      ratioRow('1b', 'of which docker run -d (info)', start, ms),
-      ratioRow('1c', 'of which docker rm -f (info)', remove, ms)
-    )
-    writePart(out, {
-      part: 'lab-docker',
-      where: 'lab VM dockerd',
-      startedAt,
-      durationMs: now() - started,
-      rows,
-      raw: { dockerVersion: version, comparison, total, start, remove, phases },
-    })
-  } finally {
-    await cleanUp()
+  const { pairs, warmup } = options
+  log(`1. containers: ${warmup} warm-up + ${pairs} interleaved pairs (docker ${version})`)
+  for (let i = 0; i < warmup; i++) {
+    await container('plugin', false)
+    await container('builtin', false)
   }
-  log(`lab-docker done in ${ms(now() - started)}`)
+  const comparison = await interleave(
+    {
+      plugin: () => container('plugin', true),
+      builtin: () => container('builtin', true),
+    },
+    {
+      rounds: pairs,
+      warmup: 0,
+      subject: 'plugin',
+      onRound: (round) => {
+        if ((round + 1) % 5 === 0) log(`1. ${round + 1}/${pairs} pairs`)
+      },
+    }
+  )
+  const total = ratioFigure(comparison, 'plugin', 'builtin', 'ms')
+  const start = ratioFigure(sideComparison('start'), 'plugin', 'builtin', 'ms')
+  const remove = ratioFigure(sideComparison('remove'), 'plugin', 'builtin', 'ms')
+  rows.push(
+    ratioRow('1', 'Container run -d + rm -f: our plugin vs built-in ipvlan', total, ms, 1.1),
+    ratioRow('1b', 'of which docker run -d (info)', start, ms),
+    ratioRow('1c', 'of which docker rm -f (info)', remove, ms)
+  )
+  raw['containers'] = {
+    dockerVersion: version,
+    pluginInstallMs: options.installMs,
+    comparison,
+    total,
+    start,
+    remove,
+    phases,
+  }
 }
-
-main().catch(async (error: unknown) => {
-  log(`lab-docker FAILED: ${(error as Error).stack ?? String(error)}`)
-  await cleanUp().catch(() => {})
-  process.exit(1)
-})

@@ -1,13 +1,14 @@
 /**
  * Benchmarks 2-5a, on a kernel with ipvlan (the lab VM): the real plugin program (compiled
- * dist/main.js) on its socket, managing a throw-away network namespace with a dummy parent.
- *
- *   node --import tsx bench/lab-driver.ts --out FILE [--state-root DIR] [--pairs 60]
- *     [--scale-rounds 30] [--throughput-rounds 20] [--per-round 32] [--clients 32]
+ * dist/main.js, as in the bundle) on its socket, managing a throw-away network namespace with a
+ * dummy parent. Run by bench/lab.ts.
  */
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { createNetns, ipSync, kernelSupports, nsLinks } from '../test/helpers/netns.ts'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { execa } from 'execa'
+import { createNetns, ipSync, nsLinks } from '../test/helpers/netns.ts'
 import {
   bareLifecycle,
   createAndJoin,
@@ -16,21 +17,24 @@ import {
   newId,
   status,
 } from './lib/endpoints.ts'
-import type { StatusReply } from './lib/endpoints.ts'
+import type { StatusReply, Steps } from './lib/endpoints.ts'
 import { startBenchPlugin } from './lib/plugin.ts'
 import type { BenchPlugin } from './lib/plugin.ts'
 import type { Row } from './lib/result.ts'
-import { bytes, flag, intFlag, log, ms, ratioRow, writePart, x } from './lib/result.ts'
-import { interleave, now, ratioFigure, spread, timed } from './lib/stats.ts'
+import { bytes, log, ms, ratioRow, x } from './lib/result.ts'
+import { interleave, now, quantile, ratioFigure, spread, timed } from './lib/stats.ts'
 
-const out = flag('out')
-const stateRoot = flag('state-root', '/var/lib/ipvlan-lan-bench')
-const PAIRS = intFlag('pairs', 60)
-const SCALE_ROUNDS = intFlag('scale-rounds', 30)
-const THROUGHPUT_ROUNDS = intFlag('throughput-rounds', 20)
-const PER_ROUND = intFlag('per-round', 32)
-const CLIENTS = intFlag('clients', 32)
-const SIZES = [10, 100, 1000] as const
+export interface DriverOptions {
+  stateRoot: string
+  /** Interleaved rounds of benchmark 2. */
+  pairs: number
+  scaleRounds: number
+  throughputRounds: number
+  perRound: number
+  clients: number
+  /** Live endpoints of the scale plugins: three sizes, smallest first (10, 100, 1000). */
+  sizes: readonly [number, number, number]
+}
 
 interface Lab {
   label: string
@@ -43,7 +47,7 @@ const labs: Lab[] = []
 let counter = 1
 
 /** A namespace with a dummy parent `eth0`, the plugin managing it, and one network on eth0. */
-async function setUp(label: string): Promise<Lab> {
+async function setUp(label: string, stateRoot: string): Promise<Lab> {
   const ns = createNetns()
   ipSync('-n', ns.name, 'link', 'add', 'eth0', 'type', 'dummy')
   ipSync('-n', ns.name, 'link', 'set', 'eth0', 'up')
@@ -65,8 +69,12 @@ async function dispose(lab: Lab): Promise<void> {
   rmSync(lab.plugin.stateDir, { recursive: true, force: true })
 }
 
-async function tearDown(): Promise<void> {
+export async function tearDownDriver(): Promise<void> {
   for (const lab of [...labs]) await dispose(lab)
+}
+
+export function pluginOutputs(): string {
+  return labs.map((lab) => `plugin ${lab.label}:\n${lab.plugin.output().slice(-2000)}`).join('\n')
 }
 
 const delta = (before: StatusReply, after: StatusReply, count: number) => ({
@@ -76,33 +84,42 @@ const delta = (before: StatusReply, after: StatusReply, count: number) => ({
   deletes: (after.Store.deletes - before.Store.deletes) / count,
 })
 
-/** Links the plugin created (ivl…) still in the namespace: must be exactly the live endpoints. */
+/** Endpoint links (ours: ivl…, the baseline's: bl…) still in the namespace. */
 const endpointLinks = (ns: string): number =>
   nsLinks(ns).filter((link) => link.ifname.startsWith('ivl') || link.ifname.startsWith('bl')).length
 
-async function driverCost(
+const medians = (steps: Steps): string =>
+  Object.entries(steps)
+    .map(([name, samples]) => `${name} ${ms(quantile(samples, 0.5))}`)
+    .join(', ')
+
+/** 2: one lifecycle through the socket vs the bare ip commands, interleaved. */
+export async function driverCost(
+  options: DriverOptions,
   rows: Row[],
   raw: Record<string, unknown>
 ): Promise<{ lab: Lab; medianMs: number }> {
-  log(`2. driver cost: ${PAIRS} interleaved rounds`)
-  const lab = await setUp('cost')
+  log(`2. driver cost: ${options.pairs} interleaved rounds`)
+  const lab = await setUp('cost', options.stateRoot)
   const { plugin, ns, networkId } = lab
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 5; i++) {
     await lifecycle(plugin.socket, networkId, counter++)
     await bareLifecycle(ns.name, 'eth0', false)
     await bareLifecycle(ns.name, 'eth0', true)
   }
   const before = await status(plugin.socket)
+  const steps: Record<string, Steps> = { plugin: {}, 'ip ×3': {}, 'ip -batch ×2': {} }
   const comparison = await interleave(
     {
-      plugin: () => timed(() => lifecycle(plugin.socket, networkId, counter++)),
-      'ip ×3': () => timed(() => bareLifecycle(ns.name, 'eth0', false)),
-      'ip -batch ×2': () => timed(() => bareLifecycle(ns.name, 'eth0', true)),
+      plugin: () => timed(() => lifecycle(plugin.socket, networkId, counter++, steps['plugin'])),
+      'ip ×3': () => timed(() => bareLifecycle(ns.name, 'eth0', false, steps['ip ×3'])),
+      'ip -batch ×2': () =>
+        timed(() => bareLifecycle(ns.name, 'eth0', true, steps['ip -batch ×2'])),
     },
-    { rounds: PAIRS, warmup: 0, subject: 'plugin' }
+    { rounds: options.pairs, warmup: 0, subject: 'plugin' }
   )
   const after = await status(plugin.socket)
-  const per = delta(before, after, PAIRS)
+  const per = delta(before, after, options.pairs)
   const vsCommands = ratioFigure(comparison, 'plugin', 'ip ×3', 'ms')
   const vsBatch = ratioFigure(comparison, 'plugin', 'ip -batch ×2', 'ms')
   rows.push(
@@ -111,7 +128,8 @@ async function driverCost(
       'Driver cost: 1 lifecycle via socket vs bare ip (add, alias, del)',
       vsCommands,
       ms,
-      1.5
+      1.5,
+      `steps (medians): plugin ${medians(steps['plugin'] ?? {})}; bare ${medians(steps['ip ×3'] ?? {})}`
     ),
     ratioRow(
       '2b',
@@ -119,7 +137,7 @@ async function driverCost(
       vsBatch,
       ms,
       undefined,
-      'the plugin also starts exactly 2 ip processes: this isolates HTTP + state + node'
+      `the plugin starts the same 2 ip processes: the rest is HTTP, state and node. Bare: ${medians(steps['ip -batch ×2'] ?? {})}`
     ),
     {
       id: '2c',
@@ -132,16 +150,120 @@ async function driverCost(
       note: `state per lifecycle: ${per.writes.toFixed(2)} writes, ${per.deletes.toFixed(2)} deletes, ${bytes(per.bytesWritten)}`,
     }
   )
-  raw['driverCost'] = { comparison, vsCommands, vsBatch, perLifecycle: per, rounds: PAIRS }
+  raw['driverCost'] = { comparison, vsCommands, vsBatch, steps, perLifecycle: per }
+  await spawnCost(lab, Math.max(20, Math.round(options.pairs / 2)), rows, raw)
   return { lab, medianMs: vsCommands.subjectSpread.median }
 }
 
-async function scale(rows: Row[], raw: Record<string, unknown>): Promise<void> {
+/** 2d: how the plugin starts a process (execa, as src/link/runner.ts) vs node's execFile. */
+async function spawnCost(
+  lab: Lab,
+  rounds: number,
+  rows: Row[],
+  raw: Record<string, unknown>
+): Promise<void> {
+  const args = ['-n', lab.ns.name, 'link', 'show', 'dev', 'eth0']
+  const execFileAsync = promisify(execFile)
+  const comparison = await interleave(
+    {
+      execa: () =>
+        timed(() =>
+          execa('ip', args, {
+            reject: false,
+            timeout: 10_000,
+            killSignal: 'SIGKILL',
+            stdin: 'ignore',
+            env: { LC_ALL: 'C' },
+            extendEnv: true,
+          })
+        ),
+      execFile: () =>
+        timed(() => execFileAsync('ip', args, { env: { ...process.env, LC_ALL: 'C' } })),
+    },
+    { rounds, warmup: 2, subject: 'execa' }
+  )
+  const figure = ratioFigure(comparison, 'execa', 'execFile', 'ms')
+  rows.push(
+    ratioRow('2d', 'One ip process: execa (the plugin runner) vs node execFile (info)', figure, ms)
+  )
+  raw['spawnCost'] = { comparison, figure }
+}
+
+/** 4: 32 clients at once on one network, rounds of a fixed count, vs bare ip at the same concurrency. */
+export async function throughput(
+  options: DriverOptions,
+  lab: Lab,
+  sequentialMs: number,
+  rows: Row[],
+  raw: Record<string, unknown>
+): Promise<void> {
+  const { clients, perRound, throughputRounds } = options
+  log(
+    `4. throughput: ${clients} clients, ${perRound} lifecycles a round, ${throughputRounds} rounds`
+  )
+  const { plugin, ns, networkId } = lab
+  const errors: Record<string, number> = { plugin: 0, 'ip -batch ×2': 0 }
+  const messages: string[] = []
+  const round = (name: string, one: () => Promise<void>) => async (): Promise<number> => {
+    let left = perRound
+    const started = now()
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        while (left > 0) {
+          left--
+          try {
+            await one()
+          } catch (error) {
+            errors[name] = (errors[name] ?? 0) + 1
+            if (messages.length < 5) messages.push(`${name}: ${(error as Error).message}`)
+          }
+        }
+      })
+    )
+    return (perRound * 1000) / (now() - started)
+  }
+  const comparison = await interleave(
+    {
+      plugin: round('plugin', () => lifecycle(plugin.socket, networkId, counter++)),
+      'ip -batch ×2': round('ip -batch ×2', () => bareLifecycle(ns.name, 'eth0', true)),
+    },
+    { rounds: throughputRounds, warmup: 0, subject: 'plugin' }
+  )
+  const final = await status(plugin.socket)
+  const leftover = endpointLinks(ns.name)
+  const figure = ratioFigure(comparison, 'plugin', 'ip -batch ×2', 'lifecycles/s')
+  const perS = (value: number): string => `${value.toFixed(1)}/s`
+  const pluginErrors = (errors['plugin'] ?? 0) + leftover + final.Endpoints
+  rows.push({
+    ...ratioRow(
+      '4',
+      `Throughput: ${clients} concurrent clients, lifecycles/s vs bare ip at the same concurrency (higher is better)`,
+      figure,
+      perS
+    ),
+    target: 'errors = 0',
+    met: pluginErrors === 0,
+    value: `${errors['plugin']} errors`,
+    note: `one client in a loop (2): ${perS(1000 / sequentialMs)}; ${throughputRounds}×${perRound} lifecycles each; afterwards ${final.Endpoints} endpoints, ${leftover} links left${messages.length ? '; ' + messages.join('; ') : ''}`,
+  })
+  raw['throughput'] = { comparison, figure, errors, messages, leftover, final }
+}
+
+export interface Filled {
+  size: number
+  lab: Lab
+  fillMs: number
+  fillStatus: StatusReply
+  rssAtStart: number
+}
+
+/** 3: three plugins, filled with 10, 100 and 1000 joined endpoints (their links stay). */
+export async function fillScale(options: DriverOptions): Promise<Filled[]> {
+  const SIZES = options.sizes
   const started: Lab[] = []
-  for (const size of SIZES) started.push(await setUp(`scale${size}`))
+  for (const size of SIZES) started.push(await setUp(`scale${size}`, options.stateRoot))
   log(`3. filling ${SIZES.join(', ')} live endpoints (three plugins, at the same time)`)
-  // Joined endpoints stay: their links live in the namespace, as if containers were running.
-  const fill = async (size: number, lab: Lab) => {
+  const fill = async (size: number, lab: Lab): Promise<Filled> => {
     const t0 = now()
     const before = await status(lab.plugin.socket)
     const ids = Array.from({ length: size }, () => newId())
@@ -166,18 +288,29 @@ async function scale(rows: Row[], raw: Record<string, unknown>): Promise<void> {
     )
     return { size, lab, fillMs, fillStatus, rssAtStart: before.RssBytes }
   }
-  const sized = await Promise.all(
+  return Promise.all(
     SIZES.map((size, i) => {
       const lab = started[i]
       if (!lab) throw new Error('missing lab')
       return fill(size, lab)
     })
   )
-  log(`3. scale: ${SCALE_ROUNDS} interleaved rounds at ${SIZES.join(', ')} endpoints`)
+}
+
+/** 3 and 5a: lifecycles at each size, interleaved; bytes written per lifecycle; RSS. */
+export async function measureScale(
+  options: DriverOptions,
+  sized: Filled[],
+  rows: Row[],
+  raw: Record<string, unknown>
+): Promise<void> {
+  const rounds = options.scaleRounds
+  const SIZES = options.sizes
+  const [small, middle, large] = SIZES
+  log(`3. scale: ${rounds} interleaved rounds at ${SIZES.join(', ')} endpoints`)
   for (const { lab } of sized) {
     for (let i = 0; i < 3; i++) await lifecycle(lab.plugin.socket, lab.networkId, counter++)
   }
-  const rssAtStart = sized.map((entry) => entry.rssAtStart)
   const befores = await Promise.all(sized.map(({ lab }) => status(lab.plugin.socket)))
   const variants: Record<string, () => Promise<number>> = {}
   for (const { size, lab } of [...sized].reverse()) {
@@ -185,12 +318,12 @@ async function scale(rows: Row[], raw: Record<string, unknown>): Promise<void> {
       timed(() => lifecycle(lab.plugin.socket, lab.networkId, counter++))
   }
   const comparison = await interleave(variants, {
-    rounds: SCALE_ROUNDS,
+    rounds,
     warmup: 0,
-    subject: `${SIZES[2]} endpoints`,
+    subject: `${large} endpoints`,
   })
   const afters = await Promise.all(sized.map(({ lab }) => status(lab.plugin.socket)))
-  const perSize = sized.map(({ size, fillMs, fillStatus }, i) => {
+  const perSize = sized.map(({ size, fillMs, fillStatus, rssAtStart }, i) => {
     const before = befores[i]
     const after = afters[i]
     if (!before || !after) throw new Error('missing status')
@@ -198,131 +331,52 @@ async function scale(rows: Row[], raw: Record<string, unknown>): Promise<void> {
       size,
       fillMs,
       lifecycle: spread(comparison.samples[`${size} endpoints`] ?? []),
-      perLifecycle: delta(before, after, SCALE_ROUNDS),
+      perLifecycle: delta(before, after, rounds),
+      rssAtStart,
       rssBytes: after.RssBytes,
       fillStatus,
+      finalStatus: after,
     }
   })
-  const figure = ratioFigure(comparison, '1000 endpoints', '10 endpoints', 'ms')
-  const figure100 = ratioFigure(comparison, '1000 endpoints', '100 endpoints', 'ms')
+  const figure = ratioFigure(comparison, `${large} endpoints`, `${small} endpoints`, 'ms')
+  const figure100 = ratioFigure(comparison, `${large} endpoints`, `${middle} endpoints`, 'ms')
   rows.push(
-    ratioRow('3', 'Scale: lifecycle with 1000 live endpoints vs 10', figure, ms, 1.25),
-    ratioRow('3b', 'Scale: lifecycle with 1000 live endpoints vs 100 (info)', figure100, ms)
+    ratioRow('3', `Scale: lifecycle with ${large} live endpoints vs ${small}`, figure, ms, 1.25),
+    ratioRow(
+      '3b',
+      `Scale: lifecycle with ${large} live endpoints vs ${middle} (info)`,
+      figure100,
+      ms
+    )
   )
-  const bytesAt = perSize.map((entry) => entry.perLifecycle.bytesWritten)
-  const [b10 = NaN, b100 = NaN, b1000 = NaN] = bytesAt
+  const [b10 = NaN, b100 = NaN, b1000 = NaN] = perSize.map((p) => p.perLifecycle.bytesWritten)
   rows.push({
     id: '3c',
-    title: 'State bytes written per lifecycle at 10 / 100 / 1000 endpoints',
-    subject: `${bytes(b1000)} at 1000`,
-    baseline: `${bytes(b10)} at 10, ${bytes(b100)} at 100`,
+    title: `State bytes written per lifecycle at ${SIZES.join(' / ')} endpoints`,
+    subject: `${bytes(b1000)} at ${large}`,
+    baseline: `${bytes(b10)} at ${small}, ${bytes(b100)} at ${middle}`,
     value: x(b1000 / b10),
     // Addresses differ in length (10.0.0.9/8 vs 10.0.3.231/8): a few bytes either way.
-    target: 'flat (1000/10 ≤ 1.05×)',
+    target: `flat (${large}/${small} ≤ 1.05×)`,
     met: b1000 <= b10 * 1.05,
-    note: `writes/lifecycle ${perSize.map((p) => p.perLifecycle.writes.toFixed(2)).join(' / ')}`,
+    note: `writes/lifecycle ${perSize.map((p) => p.perLifecycle.writes.toFixed(2)).join(' / ')}; filling took ${perSize.map((p) => `${ms(p.fillMs / p.size)}`).join(' / ')} per endpoint`,
   })
   const rss1000 = perSize[2]?.rssBytes ?? NaN
   const rss10 = perSize[0]?.rssBytes ?? NaN
   rows.push({
     id: '5a',
-    title: 'Footprint: plugin RSS with 1000 endpoints (Status.RssBytes)',
+    title: `Footprint: plugin RSS with ${large} endpoints (Status.RssBytes)`,
     subject: bytes(rss1000),
-    baseline: `${bytes(rss10)} (10 endpoints)`,
+    baseline: `${bytes(rss10)} (${small} endpoints)`,
     value: x(rss1000 / rss10),
     target: '≤ 100 MiB',
     met: rss1000 <= 100 * 1024 * 1024,
-    note: `RSS at start (0 endpoints) ${rssAtStart.map(bytes).join(' / ')}; after fill + ${SCALE_ROUNDS} lifecycles: ${perSize.map((p) => `${p.size}: ${bytes(p.rssBytes)}`).join(', ')}`,
+    note: `RSS at start (0 endpoints) ${perSize.map((p) => bytes(p.rssAtStart)).join(' / ')}; after fill + ${rounds} lifecycles: ${perSize.map((p) => `${p.size}: ${bytes(p.rssBytes)}`).join(', ')}`,
   })
-  raw['scale'] = { comparison, figure, figure100, perSize, rssAtStart }
+  raw['scale'] = { comparison, figure, figure100, perSize }
+  for (const { lab } of sized) await dispose(lab)
 }
 
-async function throughput(
-  lab: Lab,
-  sequentialMs: number,
-  rows: Row[],
-  raw: Record<string, unknown>
-): Promise<void> {
-  log(
-    `4. throughput: ${CLIENTS} clients, ${PER_ROUND} lifecycles a round, ${THROUGHPUT_ROUNDS} rounds`
-  )
-  const { plugin, ns, networkId } = lab
-  const errors: Record<string, number> = { plugin: 0, 'ip ×3': 0 }
-  const messages: string[] = []
-  const round = (name: string, one: () => Promise<void>) => async (): Promise<number> => {
-    let left = PER_ROUND
-    const started = now()
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async () => {
-        while (left > 0) {
-          left--
-          try {
-            await one()
-          } catch (error) {
-            errors[name] = (errors[name] ?? 0) + 1
-            if (messages.length < 5) messages.push(`${name}: ${(error as Error).message}`)
-          }
-        }
-      })
-    )
-    return (PER_ROUND * 1000) / (now() - started)
-  }
-  const comparison = await interleave(
-    {
-      plugin: round('plugin', () => lifecycle(plugin.socket, networkId, counter++)),
-      'ip ×3': round('ip ×3', () => bareLifecycle(ns.name, 'eth0', false)),
-    },
-    { rounds: THROUGHPUT_ROUNDS, warmup: 1, subject: 'plugin' }
-  )
-  const final = await status(plugin.socket)
-  const leftover = endpointLinks(ns.name)
-  const figure = ratioFigure(comparison, 'plugin', 'ip ×3', 'lifecycles/s')
-  const perS = (value: number): string => `${value.toFixed(1)}/s`
-  const pluginErrors = (errors['plugin'] ?? 0) + leftover + final.Endpoints
-  rows.push({
-    ...ratioRow(
-      '4',
-      `Throughput: ${CLIENTS} concurrent clients, lifecycles/s vs bare ip ×3 (higher is better)`,
-      figure,
-      perS
-    ),
-    target: 'errors = 0',
-    met: pluginErrors === 0,
-    value: `${errors['plugin']} errors`,
-    note: `one client in a loop (2): ${perS(1000 / sequentialMs)}; ${THROUGHPUT_ROUNDS}×${PER_ROUND} lifecycles each; afterwards ${final.Endpoints} endpoints, ${leftover} links left${messages.length ? '; ' + messages.join('; ') : ''}`,
-  })
-  raw['throughput'] = { comparison, figure, errors, messages, leftover, final }
+export async function disposeLab(lab: Lab): Promise<void> {
+  await dispose(lab)
 }
-
-async function main(): Promise<void> {
-  const startedAt = new Date().toISOString()
-  const started = now()
-  if (!kernelSupports('ipvlan')) throw new Error('this kernel has no ipvlan: run in the lab VM')
-  mkdirSync(stateRoot, { recursive: true })
-  const rows: Row[] = []
-  const raw: Record<string, unknown> = {}
-  try {
-    const { lab, medianMs } = await driverCost(rows, raw)
-    await throughput(lab, medianMs, rows, raw)
-    await dispose(lab)
-    await scale(rows, raw)
-  } finally {
-    await tearDown()
-  }
-  writePart(out, {
-    part: 'lab-driver',
-    where: 'lab VM',
-    startedAt,
-    durationMs: now() - started,
-    rows,
-    raw,
-  })
-  log(`lab-driver done in ${ms(now() - started)}`)
-}
-
-main().catch(async (error: unknown) => {
-  log(`lab-driver FAILED: ${(error as Error).stack ?? String(error)}`)
-  for (const lab of labs) log(`plugin ${lab.label} output:\n${lab.plugin.output().slice(-2000)}`)
-  await tearDown().catch(() => {})
-  process.exit(1)
-})

@@ -55,6 +55,12 @@ const lines = [
       (row) => `- ${row.id}: ${row.note ?? ''}${row.ratio && row.value ? ` (${row.value})` : ''}`
     ),
   ...missing.map((file) => `- MISSING part: ${file} (that part failed or did not run)`),
+  ...parts.flatMap((part) => {
+    const failures = part.raw['failures']
+    return Array.isArray(failures)
+      ? failures.map((f) => `- FAILED in ${part.part}: ${String(f)}`)
+      : []
+  }),
 ]
 const targets = rows.filter((row) => row.met !== undefined)
 const failed = targets.filter((row) => row.met === false)

@@ -4,6 +4,7 @@
 #   host:   5b start-up of the compiled program vs bare node, 6 rootfs size       (bench/host.ts)
 #   lab VM: 2 driver cost, 3 scale, 4 throughput, 5a RSS on a real ipvlan kernel  (bench/lab-driver.ts)
 #           1 docker run/rm through the plugin vs the built-in ipvlan driver      (bench/lab-docker.ts)
+#           both run by bench/lab.ts
 #
 # Builds dist/ and the bundle first, boots its own lab VM (BENCH_VM, default "bench", on a fresh
 # disk) and stops it at the end. Prints a markdown table and writes bench/results/<date>.json.
@@ -32,12 +33,11 @@ machine() {
 
 if [[ "${BENCH_QUICK:-0}" = 1 ]]; then
   HOST_ARGS=(--rounds 5)
-  DRIVER_ARGS=(--pairs 20 --scale-rounds 10 --throughput-rounds 3 --per-round 32)
-  DOCKER_ARGS=(--pairs 3 --warmup 1)
+  LAB_ARGS=(--pairs 10 --scale-rounds 5 --sizes 5,10,50 --throughput-rounds 2 --per-round 32 --docker-pairs 2 --docker-warmup 0)
 else
   HOST_ARGS=(--rounds 30)
-  DRIVER_ARGS=(--pairs "${BENCH_DRIVER_PAIRS:-60}" --scale-rounds 30 --throughput-rounds 20 --per-round 32)
-  DOCKER_ARGS=(--pairs "${BENCH_DOCKER_PAIRS:-20}" --warmup 2)
+  LAB_ARGS=(--pairs "${BENCH_DRIVER_PAIRS:-60}" --scale-rounds 30 --throughput-rounds 20 --per-round 32
+    --docker-pairs "${BENCH_DOCKER_PAIRS:-20}" --docker-warmup 1)
 fi
 
 ENV_START="$(nproc) CPUs; at start: $(machine)"
@@ -59,8 +59,7 @@ if [[ "${BENCH_SKIP_LAB:-0}" != 1 ]]; then
   rm -f "$DISK"
   trap '"${VM[@]}" stop --name "$VM_NAME" >&2 || true; rm -f "$DISK"' EXIT
   if "${VM[@]}" start --name "$VM_NAME" --disk "$DISK" >&2; then
-    lab "node --import tsx bench/lab-driver.ts --out '$PARTS/lab-driver.json' ${DRIVER_ARGS[*]}" >&2 || failed=1
-    lab "node --import tsx bench/lab-docker.ts --out '$PARTS/lab-docker.json' ${DOCKER_ARGS[*]}" >&2 || failed=1
+    lab "node --import tsx bench/lab.ts --out '$PARTS/lab.json' ${LAB_ARGS[*]}" >&2 || failed=1
   else
     say "the lab VM did not boot"
     failed=1
@@ -68,13 +67,18 @@ if [[ "${BENCH_SKIP_LAB:-0}" != 1 ]]; then
   "${VM[@]}" stop --name "$VM_NAME" >&2 || true
   rm -f "$DISK"
   trap - EXIT
-  LAB_PARTS=("$PARTS/lab-driver.json" "$PARTS/lab-docker.json")
+  LAB_PARTS=("$PARTS/lab.json")
 else
   say "lab part skipped (BENCH_SKIP_LAB=1)"
   LAB_PARTS=()
 fi
 
-node --import tsx bench/report.ts --out "bench/results/$STAMP.json" --command "npm run bench" \
-  --env "$ENV_START; at end: $(machine)" --duration-s "$SECONDS" "$PARTS/host.json" "${LAB_PARTS[@]}" || failed=1
+# The report embeds every part: the part files are only kept when something failed.
+if node --import tsx bench/report.ts --out "bench/results/$STAMP.json" --command "npm run bench" \
+  --env "$ENV_START; at end: $(machine)" --duration-s "$SECONDS" "$PARTS/host.json" "${LAB_PARTS[@]}"; then
+  ((failed)) || rm -rf "$PARTS"
+else
+  failed=1
+fi
 say "wrote bench/results/$STAMP.json in ${SECONDS}s"
 exit "$failed"

@@ -75,24 +75,42 @@ export async function createAndJoin(
   })
 }
 
-/** The second half: what `docker rm -f` asks of the driver. */
-export async function leaveAndDelete(
-  socket: string,
-  networkId: string,
-  endpointId: string
-): Promise<void> {
-  await ok(socket, 'NetworkDriver.Leave', { NetworkID: networkId, EndpointID: endpointId })
-  await ok(socket, 'NetworkDriver.DeleteEndpoint', {
-    NetworkID: networkId,
-    EndpointID: endpointId,
-  })
+/** Milliseconds per step, appended to when a lifecycle is given one: what costs what. */
+export type Steps = Record<string, number[]>
+
+async function step<T>(steps: Steps | undefined, name: string, fn: () => Promise<T>): Promise<T> {
+  if (!steps) return fn()
+  const started = performance.now()
+  const result = await fn()
+  ;(steps[name] ??= []).push(performance.now() - started)
+  return result
 }
 
 /** One endpoint lifecycle through the socket: CreateEndpoint, Join, Leave, DeleteEndpoint. */
-export async function lifecycle(socket: string, networkId: string, n: number): Promise<void> {
+export async function lifecycle(
+  socket: string,
+  networkId: string,
+  n: number,
+  steps?: Steps
+): Promise<void> {
   const endpointId = newId()
-  await createAndJoin(socket, networkId, endpointId, n)
-  await leaveAndDelete(socket, networkId, endpointId)
+  const ids = { NetworkID: networkId, EndpointID: endpointId }
+  await step(steps, 'CreateEndpoint', () =>
+    ok(socket, 'NetworkDriver.CreateEndpoint', {
+      ...ids,
+      Interface: { Address: address(n), AddressIPv6: '', MacAddress: '' },
+      Options: {},
+    })
+  )
+  await step(steps, 'Join', () =>
+    ok(socket, 'NetworkDriver.Join', {
+      ...ids,
+      SandboxKey: `/var/run/docker/netns/${endpointId.slice(0, 12)}`,
+      Options: {},
+    })
+  )
+  await step(steps, 'Leave', () => ok(socket, 'NetworkDriver.Leave', ids))
+  await step(steps, 'DeleteEndpoint', () => ok(socket, 'NetworkDriver.DeleteEndpoint', ids))
 }
 
 export async function ip(args: readonly string[], input?: string): Promise<void> {
@@ -120,7 +138,8 @@ export async function ip(args: readonly string[], input?: string): Promise<void>
 export async function bareLifecycle(
   netns: string,
   parent: string,
-  batched: boolean
+  batched: boolean,
+  steps?: Steps
 ): Promise<void> {
   const name = `bl${randomBytes(6).toString('hex')}`
   const alias = `ipvlan-lan/bench0000:ep:${newId()}`
@@ -139,10 +158,12 @@ export async function bareLifecycle(
   ]
   const setAlias = ['link', 'set', 'dev', name, 'alias', alias]
   if (batched) {
-    await ip(['-n', netns, '-batch', '-'], `${add.join(' ')}\n${setAlias.join(' ')}\n`)
+    await step(steps, 'ip -batch (add; alias)', () =>
+      ip(['-n', netns, '-batch', '-'], `${add.join(' ')}\n${setAlias.join(' ')}\n`)
+    )
   } else {
-    await ip(['-n', netns, ...add])
-    await ip(['-n', netns, ...setAlias])
+    await step(steps, 'ip link add', () => ip(['-n', netns, ...add]))
+    await step(steps, 'ip link set alias', () => ip(['-n', netns, ...setAlias]))
   }
-  await ip(['-n', netns, 'link', 'del', 'dev', name])
+  await step(steps, 'ip link del', () => ip(['-n', netns, 'link', 'del', 'dev', name]))
 }

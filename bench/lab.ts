@@ -1,0 +1,123 @@
+/**
+ * The lab part of the suite, inside the lab VM (ipvlan kernel, dockerd): benchmarks 1-5a.
+ *
+ *   node --import tsx bench/lab.ts --out FILE [--only driver,docker] [--pairs 60]
+ *     [--scale-rounds 30] [--throughput-rounds 20] [--per-round 32] [--clients 32] [--sizes 10,100,1000]
+ *     [--docker-pairs 20] [--docker-warmup 1] [--state-root /var/lib/ipvlan-lan-bench]
+ *
+ * Order: the docker plugin is installed (create + enable: dockerd copies and digests the rootfs,
+ * minutes under TCG) while the scale plugins are filled, since neither is a measurement; then the
+ * scale rounds, driver cost, throughput and containers run one at a time. The part file is
+ * rewritten after each benchmark, so a failure keeps what was measured before it.
+ */
+import { mkdirSync } from 'node:fs'
+import { kernelSupports } from '../test/helpers/netns.ts'
+import { cleanUpDocker, containers, installPlugin } from './lab-docker.ts'
+import type { DriverOptions, Filled } from './lab-driver.ts'
+import {
+  disposeLab,
+  driverCost,
+  fillScale,
+  measureScale,
+  pluginOutputs,
+  tearDownDriver,
+  throughput,
+} from './lab-driver.ts'
+import type { Row } from './lib/result.ts'
+import { flag, intFlag, log, ms, writePart } from './lib/result.ts'
+import { now } from './lib/stats.ts'
+
+const out = flag('out')
+const only = new Set(flag('only', 'driver,docker').split(','))
+const options: DriverOptions = {
+  stateRoot: flag('state-root', '/var/lib/ipvlan-lan-bench'),
+  pairs: intFlag('pairs', 60),
+  scaleRounds: intFlag('scale-rounds', 30),
+  throughputRounds: intFlag('throughput-rounds', 20),
+  perRound: intFlag('per-round', 32),
+  clients: intFlag('clients', 32),
+  sizes: sizes(flag('sizes', '10,100,1000')),
+}
+function sizes(text: string): [number, number, number] {
+  const [a, b, c, ...rest] = text.split(',').map(Number)
+  if (a === undefined || b === undefined || c === undefined || rest.length || !(a < b && b < c)) {
+    throw new Error('--sizes: expected three increasing counts, e.g. 10,100,1000')
+  }
+  return [a, b, c]
+}
+const docker = { pairs: intFlag('docker-pairs', 20), warmup: intFlag('docker-warmup', 1) }
+
+const startedAt = new Date().toISOString()
+const started = now()
+const rows: Row[] = []
+const raw: Record<string, unknown> = { options, docker }
+const failures: string[] = []
+
+const save = (): void =>
+  writePart(out, {
+    part: 'lab',
+    where: 'lab VM',
+    startedAt,
+    durationMs: now() - started,
+    rows,
+    raw: { ...raw, failures },
+  })
+
+async function section(name: string, fn: () => Promise<void>): Promise<void> {
+  const t0 = now()
+  try {
+    await fn()
+  } catch (error) {
+    const message = (error as Error).stack ?? String(error)
+    failures.push(`${name}: ${(error as Error).message}`)
+    log(`${name} FAILED: ${message}\n${pluginOutputs()}`)
+  }
+  raw[`${name}Ms`] = now() - t0
+  save()
+}
+
+async function main(): Promise<void> {
+  if (!kernelSupports('ipvlan')) throw new Error('this kernel has no ipvlan: run in the lab VM')
+  mkdirSync(options.stateRoot, { recursive: true })
+  let installMs: number | undefined
+  let filled: Filled[] | undefined
+  await section('setup', async () => {
+    const install = only.has('docker') ? installPlugin() : Promise.resolve(undefined)
+    const fill = only.has('driver') ? fillScale(options) : Promise.resolve(undefined)
+    const [a, b] = await Promise.allSettled([install, fill])
+    if (a.status === 'fulfilled') installMs = a.value
+    if (b.status === 'fulfilled') filled = b.value
+    const failed = [a, b].flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []))
+    if (failed.length) throw new Error(failed.map((error) => error.message).join('; '))
+  })
+  if (filled) {
+    const sized = filled
+    await section('scale', () => measureScale(options, sized, rows, raw))
+  }
+  await tearDownDriver()
+  if (only.has('driver')) {
+    await section('driver', async () => {
+      const { lab, medianMs } = await driverCost(options, rows, raw)
+      save()
+      await throughput(options, lab, medianMs, rows, raw)
+      await disposeLab(lab)
+    })
+    await tearDownDriver()
+  }
+  if (installMs !== undefined) {
+    const install = installMs
+    await section('docker', () => containers({ ...docker, installMs: install }, rows, raw))
+  }
+  if (only.has('docker')) await cleanUpDocker()
+  log(`lab part done in ${ms(now() - started)}${failures.length ? ' WITH FAILURES' : ''}`)
+  if (failures.length) process.exit(1)
+}
+
+main().catch(async (error: unknown) => {
+  log(`lab part FAILED: ${(error as Error).stack ?? String(error)}`)
+  failures.push(String(error))
+  save()
+  await tearDownDriver().catch(() => {})
+  await cleanUpDocker().catch(() => {})
+  process.exit(1)
+})
