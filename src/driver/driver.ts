@@ -242,13 +242,8 @@ export class IpvlanDriver {
       }
       return { origin: 'existing', created: false }
     }
-    const alias = ownerAlias(this.instanceId, 'parent', networkId)
     if (options.parent === undefined) {
-      try {
-        await this.links.addDummy({ name: parent, alias })
-      } catch (error) {
-        throw linkFailure(error, { op: 'dummy', name: parent })
-      }
+      await this.createParent(networkId, parent, undefined)
       return { origin: 'dummy', created: true }
     }
     if (!vlanSpec) {
@@ -256,17 +251,26 @@ export class IpvlanDriver {
         `option "parent": interface "${printable(parent)}" does not exist on the host, and it is not a name.VLAN sub-interface we could create (${'problem' in vlan ? vlan.problem : ''})`
       )
     }
-    try {
-      await this.links.addVlan({
-        name: parent,
-        master: vlanSpec.master,
-        vlanId: vlanSpec.id,
-        alias,
-      })
-    } catch (error) {
-      throw linkFailure(error, { op: 'vlan', name: parent, master: vlanSpec.master })
-    }
+    await this.createParent(networkId, parent, vlanSpec)
     return { origin: 'vlan', vlan: vlanSpec, created: true }
+  }
+
+  /** Makes a parent we own: an 802.1Q sub-interface when `vlan` is given, else a dummy link. */
+  private async createParent(
+    networkId: string,
+    name: string,
+    vlan: { master: string; id: number } | undefined
+  ): Promise<void> {
+    const alias = ownerAlias(this.instanceId, 'parent', networkId)
+    try {
+      if (vlan) await this.links.addVlan({ name, master: vlan.master, vlanId: vlan.id, alias })
+      else await this.links.addDummy({ name, alias })
+    } catch (error) {
+      throw linkFailure(
+        error,
+        vlan ? { op: 'vlan', name, master: vlan.master } : { op: 'dummy', name }
+      )
+    }
   }
 
   /** Creates and deletes a throw-away ipvlan link: a kernel without ipvlan fails here, plainly. */
@@ -437,25 +441,18 @@ export class IpvlanDriver {
   }
 
   private async repairParent(network: NetworkRecord): Promise<void> {
-    const alias = ownerAlias(this.instanceId, 'parent', network.id)
     this.log.warn('re-creating missing parent', {
       network: short(network.id),
       parent: network.parent,
     })
-    if (network.parentOrigin === 'dummy') {
-      await this.links.addDummy({ name: network.parent, alias }).catch((error: unknown) => {
-        throw linkFailure(error, { op: 'dummy', name: network.parent })
-      })
-      return
-    }
-    const vlan = network.vlan
-    if (!vlan)
+    if (network.parentOrigin === 'vlan' && !network.vlan) {
       throw new DriverError('internal', `network ${short(network.id)} lost its VLAN settings`)
-    await this.links
-      .addVlan({ name: network.parent, master: vlan.master, vlanId: vlan.id, alias })
-      .catch((error: unknown) => {
-        throw linkFailure(error, { op: 'vlan', name: network.parent, master: vlan.master })
-      })
+    }
+    await this.createParent(
+      network.id,
+      network.parent,
+      network.parentOrigin === 'vlan' ? network.vlan : undefined
+    )
   }
 
   /** Nothing to undo: libnetwork has already moved the link back; DeleteEndpoint deletes it. */
