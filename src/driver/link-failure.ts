@@ -1,5 +1,5 @@
 import { DriverError, messageOf } from '../errors.ts'
-import { LinkError } from '../link/link-layer.ts'
+import { LinkError } from './ports/link-layer.ts'
 
 /** What the driver was doing when `ip` failed, to phrase the error for the operator. */
 export type LinkOperation =

@@ -1,6 +1,11 @@
-import type { IpvlanFlag, IpvlanMode } from '../link/link-layer.ts'
-
-export type { IpvlanFlag, IpvlanMode }
+/**
+ * The driver core's vocabulary. The adapters (link layer, store, HTTP) take these lists and types
+ * from here; nothing else spells them out.
+ */
+export const IPVLAN_MODES = ['l2', 'l3', 'l3s'] as const
+export const IPVLAN_FLAGS = ['bridge', 'private', 'vepa'] as const
+export type IpvlanMode = (typeof IPVLAN_MODES)[number]
+export type IpvlanFlag = (typeof IPVLAN_FLAGS)[number]
 
 /** One IPAM pool of a network: CIDR pool and, when Docker reserved one, the gateway IP (no mask). */
 export interface Subnet {
@@ -9,7 +14,8 @@ export interface Subnet {
 }
 
 /** How a network's parent came to be, which decides whether we delete it with the network. */
-export type ParentOrigin = 'existing' | 'vlan' | 'dummy'
+export const PARENT_ORIGINS = ['existing', 'vlan', 'dummy'] as const
+export type ParentOrigin = (typeof PARENT_ORIGINS)[number]
 
 /** Everything needed to serve a network after a restart; persisted as is. */
 export interface NetworkRecord {

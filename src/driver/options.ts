@@ -1,6 +1,7 @@
 import { invalid, printable } from '../errors.ts'
 import { ifnameProblem } from '../ifname.ts'
 import { parseCidr } from './ipnet.ts'
+import { IPVLAN_FLAGS, IPVLAN_MODES } from './model.ts'
 import type { IpvlanFlag, IpvlanMode, Subnet } from './model.ts'
 
 /** Network options as Docker sends them, already shaped by the HTTP layer. */
@@ -29,8 +30,6 @@ export interface NetworkOptions {
   internal: boolean
 }
 
-export const MODES: readonly IpvlanMode[] = ['l2', 'l3', 'l3s']
-export const FLAGS: readonly IpvlanFlag[] = ['bridge', 'private', 'vepa']
 const KNOWN_OPTIONS = [
   'parent',
   'ipvlan_mode',
@@ -64,8 +63,8 @@ export function parseNetworkOptions(input: NetworkOptionsInput): NetworkOptions 
       throw invalid('option "parent": the loopback interface cannot be an ipvlan parent')
     parent = parentText
   }
-  const mode = pick(input.generic.get('ipvlan_mode'), MODES, 'ipvlan_mode', 'l2')
-  const flag = pick(input.generic.get('ipvlan_flag'), FLAGS, 'ipvlan_flag', 'bridge')
+  const mode = pick(input.generic.get('ipvlan_mode'), IPVLAN_MODES, 'ipvlan_mode', 'l2')
+  const flag = pick(input.generic.get('ipvlan_flag'), IPVLAN_FLAGS, 'ipvlan_flag', 'bridge')
   const mtu = parseMtu(input.generic)
   return { parent, mode, flag, mtu, internal: input.internal || parent === undefined }
 }

@@ -1,5 +1,5 @@
-import type { LinkErrorKind } from './link-layer.ts'
-import { LinkError } from './link-layer.ts'
+import type { LinkErrorKind } from '../driver/ports/link-layer.ts'
+import { LinkError } from '../driver/ports/link-layer.ts'
 import type { IpResult } from './runner.ts'
 
 /** Maps what `ip` printed to a LinkError kind (iproute2 6.x wording, LC_ALL=C). */

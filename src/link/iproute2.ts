@@ -1,7 +1,8 @@
+import { IPVLAN_FLAGS, IPVLAN_MODES } from '../driver/model.ts'
 import { isValidIfname } from '../ifname.ts'
 import { classify } from './classify.ts'
-import type { IpvlanSpec, LinkInfo, LinkLayer } from './link-layer.ts'
-import { LinkError } from './link-layer.ts'
+import type { IpvlanSpec, LinkInfo, LinkLayer } from '../driver/ports/link-layer.ts'
+import { LinkError } from '../driver/ports/link-layer.ts'
 import type { IpRunner } from './runner.ts'
 
 export interface Iproute2Options {
@@ -13,8 +14,8 @@ export interface Iproute2Options {
 }
 
 const ALIAS = /^[A-Za-z0-9_.:/-]{1,200}$/
-const MODES = new Set(['l2', 'l3', 'l3s'])
-const FLAGS = new Set(['bridge', 'private', 'vepa'])
+const MODES: ReadonlySet<string> = new Set(IPVLAN_MODES)
+const FLAGS: ReadonlySet<string> = new Set(IPVLAN_FLAGS)
 
 /**
  * LinkLayer over iproute2. Multi-step changes go through one `ip -batch -` process (one fork per

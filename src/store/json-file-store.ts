@@ -5,7 +5,7 @@ import * as v from 'valibot'
 import type { EndpointRecord, NetworkRecord } from '../driver/model.ts'
 import type { Logger } from '../log.ts'
 import { EndpointFile, NetworkFile } from './records.ts'
-import type { Store, StoreSnapshot } from './store.ts'
+import type { Store, StoreSnapshot } from '../driver/ports/store.ts'
 
 const ID = /^[0-9a-f]{64}$/
 

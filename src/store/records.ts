@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { IPVLAN_FLAGS, IPVLAN_MODES, PARENT_ORIGINS } from '../driver/model.ts'
 
 /** On-disk schema of the state files. Version 1; a later version migrates with defaults here. */
 const Subnet = v.object({ pool: v.string(), gateway: v.optional(v.string()) })
@@ -7,11 +8,11 @@ export const NetworkFile = v.object({
   version: v.literal(1),
   id: v.string(),
   parent: v.string(),
-  parentOrigin: v.picklist(['existing', 'vlan', 'dummy']),
+  parentOrigin: v.picklist(PARENT_ORIGINS),
   vlan: v.optional(v.object({ master: v.string(), id: v.number() })),
-  mode: v.picklist(['l2', 'l3', 'l3s']),
+  mode: v.picklist(IPVLAN_MODES),
   // Missing in a record means the default, the moby#44925 lesson: never fail on an older file.
-  flag: v.optional(v.picklist(['bridge', 'private', 'vepa']), 'bridge'),
+  flag: v.optional(v.picklist(IPVLAN_FLAGS), 'bridge'),
   mtu: v.optional(v.number()),
   internal: v.boolean(),
   ipv4: v.array(Subnet),

@@ -1,5 +1,5 @@
-import type { IpvlanSpec, LinkInfo, LinkLayer } from '../../src/link/link-layer.ts'
-import { LinkError } from '../../src/link/link-layer.ts'
+import type { IpvlanSpec, LinkInfo, LinkLayer } from '../../src/driver/ports/link-layer.ts'
+import { LinkError } from '../../src/driver/ports/link-layer.ts'
 
 interface FakeLink {
   name: string

@@ -1,5 +1,5 @@
 import type { EndpointRecord, NetworkRecord } from '../../src/driver/model.ts'
-import type { Store, StoreSnapshot } from '../../src/store/store.ts'
+import type { Store, StoreSnapshot } from '../../src/driver/ports/store.ts'
 
 /** A Store in memory, with a switch that makes every write fail (a read-only or full disk). */
 export class MemoryStore implements Store {

@@ -1,10 +1,10 @@
+import type { IpvlanFlag, IpvlanMode } from '../model.ts'
+
 /**
- * The seam between the driver core and the kernel. The driver only sees this interface; the
- * iproute2 implementation is the only code that runs processes. Every name passed in has already
- * been validated by the caller, and implementations validate again before running anything.
+ * The driver core's port to the kernel. The driver only sees this interface; the iproute2 adapter
+ * (src/link) implements it and is the only code that runs processes. Every name passed in has
+ * already been validated by the caller, and implementations validate again before running anything.
  */
-export type IpvlanMode = 'l2' | 'l3' | 'l3s'
-export type IpvlanFlag = 'bridge' | 'private' | 'vepa'
 
 export interface LinkInfo {
   name: string

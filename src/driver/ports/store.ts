@@ -1,4 +1,4 @@
-import type { EndpointRecord, NetworkRecord } from '../driver/model.ts'
+import type { EndpointRecord, NetworkRecord } from '../model.ts'
 
 export interface StoreSnapshot {
   /** Random id of this state directory: marks the links this plugin instance owns. */
@@ -7,7 +7,10 @@ export interface StoreSnapshot {
   endpoints: EndpointRecord[]
 }
 
-/** Durable state. Every write is atomic; deletes of missing records succeed. */
+/**
+ * The driver core's port to durable state; src/store implements it. Every write is atomic; deletes
+ * of missing records succeed.
+ */
 export interface Store {
   load(): Promise<StoreSnapshot>
   saveNetwork(network: NetworkRecord): Promise<void>
