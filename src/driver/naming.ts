@@ -11,8 +11,19 @@ export const dummyParentName = (networkId: string): string => `di-${networkId.sl
 /** Host-side name of an endpoint's ipvlan link until libnetwork moves it into the container. */
 export const endpointLinkName = (endpointId: string): string => `ivl${endpointId.slice(0, 12)}`
 
-/** Short-lived link used to prove at network creation that the kernel and parent accept ipvlan. */
-export const probeLinkName = (networkId: string): string => `ivp${networkId.slice(0, 12)}`
+/**
+ * Short-lived link used to prove at network creation that the kernel and parent accept ipvlan.
+ * "ivp" + the instance id (8) + 4 of the network id: the name alone says which instance made it,
+ * because the kernel ignores an alias given to "link add" (it is set by the next batch line), so a
+ * probe killed in between carries no alias. Network creations are serialised, so the 4 characters
+ * only have to tell a stranded probe from the next one.
+ */
+export const probeLinkName = (instanceId: string, networkId: string): string =>
+  `ivp${instanceId}${networkId.slice(0, 4)}`
+
+/** Whether `name` is a probe link of this instance (see probeLinkName). */
+export const isProbeLinkOf = (instanceId: string, name: string): boolean =>
+  name.length === 15 && name.startsWith(`ivp${instanceId}`)
 
 export type AliasKind = 'parent' | 'ep' | 'probe'
 

@@ -61,6 +61,16 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
     ]
   }
 
+  // The kernel ignores IFLA_IFALIAS on "link add", so the alias is always the batch's next line.
+  const setAlias = (spec: { name: string; alias: string }): string[] => [
+    'link',
+    'set',
+    'dev',
+    spec.name,
+    'alias',
+    spec.alias,
+  ]
+
   return {
     async list() {
       return parseLinks(await exec(['-j', '-d', 'link', 'show']))
@@ -75,10 +85,11 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
       }
     },
     async addIpvlan(spec) {
-      await batch([ipvlanAdd(spec), ['link', 'set', 'dev', spec.name, 'alias', spec.alias]])
+      await batch([ipvlanAdd(spec), setAlias(spec)])
     },
     async probeIpvlan(spec) {
-      await batch([ipvlanAdd(spec), ['link', 'del', 'dev', spec.name]])
+      // Marked like every link we make: one stranded by a crash before the "del" is swept.
+      await batch([ipvlanAdd(spec), setAlias(spec), ['link', 'del', 'dev', spec.name]])
     },
     async addVlan(spec) {
       name(spec.name)
@@ -87,7 +98,7 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
       const id = String(integer(spec.vlanId, 1, 4094, 'vlan id'))
       await batch([
         ['link', 'add', 'link', spec.master, 'name', spec.name, 'type', 'vlan', 'id', id],
-        ['link', 'set', 'dev', spec.name, 'alias', spec.alias],
+        setAlias(spec),
         ['link', 'set', 'dev', spec.name, 'up'],
       ])
     },
@@ -96,7 +107,7 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
       alias(spec.alias)
       await batch([
         ['link', 'add', 'name', spec.name, 'type', 'dummy'],
-        ['link', 'set', 'dev', spec.name, 'alias', spec.alias],
+        setAlias(spec),
         ['link', 'set', 'dev', spec.name, 'up'],
       ])
     },

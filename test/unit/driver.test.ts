@@ -322,7 +322,7 @@ describe('IpvlanDriver.createNetwork', () => {
       network(NET, { parent: 'eth0', ipvlan_mode: 'l3s', ipvlan_flag: 'vepa', mtu: '1400' })
     )
     const expected: IpvlanSpec = {
-      name: probeLinkName(NET),
+      name: probeLinkName(INSTANCE, NET),
       parent: 'eth0',
       mode: 'l3s',
       flag: 'vepa',
@@ -335,7 +335,7 @@ describe('IpvlanDriver.createNetwork', () => {
 
   test('a probe link left by a crash is cleared and the probe retried', async () => {
     const { driver, links } = await setup()
-    plant(links, probeLinkName(NET), 'ipvlan', ownerAlias(INSTANCE, 'probe', NET))
+    plant(links, probeLinkName(INSTANCE, NET), 'ipvlan', ownerAlias(INSTANCE, 'probe', NET))
     await driver.createNetwork(network(NET, { parent: 'eth0' }))
     assert.equal(callsOf(links, 'probeIpvlan').length, 2)
     assert.deepEqual(linkNames(links), ['eth0', 'eth1'])
@@ -865,7 +865,7 @@ describe('IpvlanDriver.reconcile', () => {
     await driver.createEndpoint(endpoint(NET2, EP2))
 
     const orphanEp = endpointLinkName(id('crashed endpoint'))
-    const orphanProbe = probeLinkName(id('crashed network'))
+    const orphanProbe = probeLinkName(INSTANCE, id('crashed network'))
     const orphanDummy = dummyParentName(id('deleted network'))
     const foreignInstance = endpointLinkName(id('other instance endpoint'))
     plant(links, orphanEp, 'ipvlan', ownerAlias(INSTANCE, 'ep', id('crashed endpoint')))
@@ -894,6 +894,29 @@ describe('IpvlanDriver.reconcile', () => {
     )
     assert.equal(driver.networks().length, 2)
     assert.equal(driver.endpoints().length, 2)
+  })
+
+  test('sweeps a probe link stranded before its alias was set, by its name, and only ours', async () => {
+    const { driver, links } = await setup()
+    // Fixed names, not the code's template: "ivp" + instance id + 4 of the network id.
+    plant(links, 'ivpfeedf00dabcd', 'ipvlan')
+    plant(links, 'ivp0badc0deabcd', 'ipvlan') // another instance's probe, mid-creation
+    plant(links, 'ivpfeedf00dab', 'ipvlan') // not a probe name (too short)
+    plant(links, 'ivpfeedf00dbeef', 'dummy') // a probe is always an ipvlan link
+    plant(links, 'ivpfeedf00d0000', 'ipvlan', 'operator note') // an alias that is not ours
+    const report = await driver.reconcile()
+    assert.deepEqual(report.removed, ['ivpfeedf00dabcd'])
+    assert.deepEqual(
+      linkNames(links),
+      [
+        'eth0',
+        'eth1',
+        'ivp0badc0deabcd',
+        'ivpfeedf00dab',
+        'ivpfeedf00dbeef',
+        'ivpfeedf00d0000',
+      ].sort()
+    )
   })
 
   test('keeps a parent that a network adopted', async () => {

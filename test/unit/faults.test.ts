@@ -310,8 +310,8 @@ describe('half-made links (ip killed between the lines of a batch)', () => {
     {},
     async () => {
       const { post, links } = await setup(new MemoryStore(), new FakeLinkLayer(['eth0']))
-      links.links.set(probeLinkName(NET), {
-        name: probeLinkName(NET),
+      links.links.set(probeLinkName('feedf00d', NET), {
+        name: probeLinkName('feedf00d', NET),
         alias: undefined,
         kind: 'ipvlan',
         up: false,

@@ -128,7 +128,7 @@ describe('iproute2 link layer commands', () => {
     ])
   })
 
-  test('probeIpvlan adds the ipvlan link and deletes it in the same batch', async () => {
+  test('probeIpvlan adds the ipvlan link, marks it and deletes it in the same batch', async () => {
     const { runner, links } = setup()
     await links.probeIpvlan(spec({ name: 'ivp0123456789ab', mode: 'l3', flag: 'vepa' }))
     assert.deepEqual(runner.calls, [
@@ -136,6 +136,7 @@ describe('iproute2 link layer commands', () => {
         args: ['-batch', '-'],
         input:
           'link add name ivp0123456789ab link eth0 type ipvlan mode l3 vepa\n' +
+          `link set dev ivp0123456789ab alias ${ALIAS}\n` +
           'link del dev ivp0123456789ab\n',
       },
     ])

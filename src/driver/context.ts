@@ -1,0 +1,47 @@
+import { DriverError, messageOf } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import type { KeyedMutex } from './lock.ts'
+import type { NetworkRecord } from './model.ts'
+import type { LinkLayer } from './ports/link-layer.ts'
+import type { Store } from './ports/store.ts'
+import type { DriverState } from './state.ts'
+
+/**
+ * What every lifecycle phase (network, endpoint, join/leave, setup, reconcile) works over. Memory
+ * (`state`) is only updated after `store` accepted the change.
+ */
+export interface DriverContext {
+  readonly links: LinkLayer
+  readonly store: Store
+  readonly log: Logger
+  readonly state: DriverState
+  /** Marks the links this plugin instance owns (see naming.ts). */
+  readonly instanceId: string
+  readonly mutex: KeyedMutex
+}
+
+/** Lock key taken by network creation and deletion: the one-network-per-parent rule spans networks. */
+export const ALL_NETWORKS = 'networks'
+
+/** Docker IDs as they appear in logs and messages: the first 12 characters, as `docker` prints them. */
+export const short = (id: string): string => id.slice(0, 12)
+
+export function requireNetwork(ctx: DriverContext, networkId: string): NetworkRecord {
+  const network = ctx.state.network(networkId)
+  if (!network) {
+    throw new DriverError(
+      'not-found',
+      `network ${short(networkId)} not found: it was not created by this plugin (or its state directory was replaced)`
+    )
+  }
+  return network
+}
+
+/** A store write that failed: Docker may retry, so the message says what could not be saved. */
+export function stateFailure(what: string, error: unknown): DriverError {
+  return new DriverError(
+    'unavailable',
+    `${what}: the state directory could not be written: ${messageOf(error)}`,
+    { cause: error }
+  )
+}

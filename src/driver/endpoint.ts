@@ -1,0 +1,108 @@
+import { DriverError, invalid, printable } from '../errors.ts'
+import type { DriverContext } from './context.ts'
+import { requireNetwork, short, stateFailure } from './context.ts'
+import { parseCidr } from './ipnet.ts'
+import { linkFailure } from './link-failure.ts'
+import type { EndpointRecord } from './model.ts'
+import { endpointLinkName } from './naming.ts'
+
+/**
+ * Endpoint lifecycle: CreateEndpoint records the endpoint (no kernel work: the link is made at
+ * Join), DeleteEndpoint deletes its link and then its record.
+ */
+
+export interface CreateEndpointInput {
+  networkId: string
+  endpointId: string
+  address: string
+  addressIPv6: string
+  macAddress: string
+  /** A MAC given through the endpoint options (com.docker.network.endpoint.macaddress). */
+  optionsMacAddress: boolean
+}
+
+export async function createEndpoint(
+  ctx: DriverContext,
+  input: CreateEndpointInput
+): Promise<void> {
+  if (input.macAddress !== '' || input.optionsMacAddress) {
+    throw invalid(
+      "Interface.MacAddress: ipvlan links cannot take a MAC address (they share the parent's), so --mac-address is not supported on this network"
+    )
+  }
+  const ipv4 = optionalCidr(input.address, 4, 'Interface.Address')
+  const ipv6 = optionalCidr(input.addressIPv6, 6, 'Interface.AddressIPv6')
+  const { networkId, endpointId } = input
+  await ctx.mutex.run(networkId, async () => {
+    requireNetwork(ctx, networkId)
+    const record: EndpointRecord = {
+      id: endpointId,
+      networkId,
+      ifname: endpointLinkName(endpointId),
+      ipv4,
+      ipv6,
+    }
+    const known = ctx.state.endpoint(endpointId)
+    if (known) {
+      if (known.networkId === networkId && known.ipv4 === ipv4 && known.ipv6 === ipv6) return
+      throw new DriverError(
+        'conflict',
+        `endpoint ${short(endpointId)} already exists with other addresses`
+      )
+    }
+    try {
+      await ctx.store.saveEndpoint(record)
+    } catch (error) {
+      throw stateFailure('saving endpoint', error)
+    }
+    ctx.state.putEndpoint(record)
+    ctx.log.debug('endpoint created', { endpoint: short(endpointId), ipv4, ipv6 })
+  })
+}
+
+export async function deleteEndpoint(
+  ctx: DriverContext,
+  networkId: string,
+  endpointId: string
+): Promise<void> {
+  // Serialise on the network the endpoint really belongs to, whatever the request says.
+  const owner = ctx.state.endpoint(endpointId)?.networkId ?? networkId
+  await ctx.mutex.run(owner, async () => {
+    const endpoint = ctx.state.endpoint(endpointId)
+    if (!endpoint || endpoint.networkId !== owner) {
+      ctx.log.debug('delete of unknown endpoint ignored', { endpoint: short(endpointId) })
+      return
+    }
+    try {
+      await ctx.links.remove(endpoint.ifname)
+    } catch (error) {
+      throw linkFailure(error, { op: 'remove', name: endpoint.ifname })
+    }
+    try {
+      await ctx.store.deleteEndpoint(endpointId)
+    } catch (error) {
+      throw stateFailure('deleting endpoint', error)
+    }
+    ctx.state.removeEndpoint(endpointId)
+    ctx.log.debug('endpoint deleted', { endpoint: short(endpointId) })
+  })
+}
+
+export function endpointOperInfo(
+  ctx: DriverContext,
+  networkId: string,
+  endpointId: string
+): Record<string, string> {
+  const endpoint = ctx.state.endpoint(endpointId)
+  if (!endpoint || endpoint.networkId !== networkId) return {}
+  return { 'ipvlan-lan.link': endpoint.ifname }
+}
+
+function optionalCidr(text: string, family: 4 | 6, field: string): string | undefined {
+  if (text === '') return undefined
+  const cidr = parseCidr(text)
+  if (!cidr || cidr.family !== family) {
+    throw invalid(`${field}: "${printable(text)}" is not an IPv${family} address in CIDR form`)
+  }
+  return text
+}

@@ -1,0 +1,64 @@
+import { DriverError } from '../errors.ts'
+import type { DriverContext } from './context.ts'
+import { requireNetwork, short } from './context.ts'
+import { joinResult } from './join-result.ts'
+import { linkFailure } from './link-failure.ts'
+import type { JoinResult, NetworkRecord } from './model.ts'
+import { repairParent } from './parent.ts'
+import type { IpvlanSpec } from './ports/link-layer.ts'
+import { LinkError } from './ports/link-layer.ts'
+import { ipvlanSpec, removeLeftover } from './setup.ts'
+
+/**
+ * Join creates the endpoint's ipvlan link in the host namespace; libnetwork moves it into the
+ * container, addresses it and applies the routes we return.
+ */
+export async function join(
+  ctx: DriverContext,
+  networkId: string,
+  endpointId: string
+): Promise<JoinResult> {
+  return ctx.mutex.run(networkId, async () => {
+    const network = requireNetwork(ctx, networkId)
+    const endpoint = ctx.state.endpoint(endpointId)
+    if (!endpoint || endpoint.networkId !== networkId) {
+      throw new DriverError(
+        'not-found',
+        `endpoint ${short(endpointId)} not found on network ${short(networkId)}`
+      )
+    }
+    const spec = ipvlanSpec(ctx, network, endpoint.ifname, 'ep', endpointId)
+    await addEndpointLink(ctx, network, spec)
+    return joinResult(network, endpoint)
+  })
+}
+
+/** Nothing to undo: libnetwork has already moved the link back; DeleteEndpoint deletes it. */
+export function leave(): void {}
+
+/** Creates the link, clearing what a crash left in its way or re-making a parent we own, once. */
+async function addEndpointLink(
+  ctx: DriverContext,
+  network: NetworkRecord,
+  spec: IpvlanSpec
+): Promise<void> {
+  try {
+    await ctx.links.addIpvlan(spec)
+    return
+  } catch (error) {
+    if (!(error instanceof LinkError)) throw linkFailure(error, { op: 'ipvlan', ...spec })
+    if (error.kind === 'exists') {
+      // Left in the host namespace by an earlier Join that failed later on: start afresh.
+      await removeLeftover(ctx, spec.name)
+    } else if (error.kind === 'not-found' && network.parentOrigin !== 'existing') {
+      await repairParent(ctx, network)
+    } else {
+      throw linkFailure(error, { op: 'ipvlan', ...spec })
+    }
+  }
+  try {
+    await ctx.links.addIpvlan(spec)
+  } catch (error) {
+    throw linkFailure(error, { op: 'ipvlan', ...spec })
+  }
+}

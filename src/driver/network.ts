@@ -1,0 +1,120 @@
+import { DriverError, invalid } from '../errors.ts'
+import type { DriverContext } from './context.ts'
+import { ALL_NETWORKS, short, stateFailure } from './context.ts'
+import type { NetworkRecord } from './model.ts'
+import { dummyParentName } from './naming.ts'
+import type { IpamInput, NetworkOptionsInput } from './options.ts'
+import { parseNetworkOptions, parseSubnets } from './options.ts'
+import { assertParentFree, prepareParent, removeOwnedParent } from './parent.ts'
+import { probe, removeQuietly } from './setup.ts'
+
+/** Network lifecycle: CreateNetwork, DeleteNetwork and the calls Docker makes around them. */
+
+export interface CreateNetworkInput {
+  networkId: string
+  options: NetworkOptionsInput
+  ipv4: readonly IpamInput[]
+  ipv6: readonly IpamInput[]
+}
+
+/** No gateway address is reserved where none is used: l3, l3s and internal networks. */
+export function gwAllocCheck(options: NetworkOptionsInput): {
+  skipIPv4: boolean
+  skipIPv6: boolean
+} {
+  const parsed = parseNetworkOptions(options)
+  const skip = parsed.internal || parsed.mode !== 'l2'
+  return { skipIPv4: skip, skipIPv6: skip }
+}
+
+/** Swarm managers call this for global-scope drivers only; we validate and pass nothing on. */
+export function allocateNetwork(options: NetworkOptionsInput): Record<string, string> {
+  parseNetworkOptions(options)
+  return {}
+}
+
+export async function createNetwork(ctx: DriverContext, input: CreateNetworkInput): Promise<void> {
+  const options = parseNetworkOptions(input.options)
+  const ipv4 = parseSubnets(input.ipv4, 4)
+  const ipv6 = parseSubnets(input.ipv6, 6)
+  if (input.options.enableIPv4 !== false && ipv4.length === 0) {
+    throw invalid('IPv4Data: the ipv4 pool is empty (give --subnet, or disable IPv4)')
+  }
+  if (input.options.enableIPv6 === true && ipv6.length === 0) {
+    throw invalid('IPv6Data: the ipv6 pool is empty (--ipv6 needs an IPv6 --subnet)')
+  }
+  const { networkId } = input
+  await ctx.mutex.run(ALL_NETWORKS, () =>
+    ctx.mutex.run(networkId, async () => {
+      const parent = options.parent ?? dummyParentName(networkId)
+      const known = ctx.state.network(networkId)
+      if (known) {
+        const same =
+          known.parent === parent &&
+          known.mode === options.mode &&
+          known.flag === options.flag &&
+          known.mtu === options.mtu &&
+          known.internal === options.internal &&
+          JSON.stringify([known.ipv4, known.ipv6]) === JSON.stringify([ipv4, ipv6])
+        if (same) return
+        throw new DriverError(
+          'conflict',
+          `network ${short(networkId)} already exists with other options`
+        )
+      }
+      assertParentFree(ctx, parent)
+      const prepared = await prepareParent(ctx, networkId, parent, options)
+      const record: NetworkRecord = {
+        id: networkId,
+        parent,
+        parentOrigin: prepared.origin,
+        vlan: prepared.vlan,
+        mode: options.mode,
+        flag: options.flag,
+        mtu: options.mtu,
+        internal: options.internal,
+        ipv4,
+        ipv6,
+      }
+      try {
+        await probe(ctx, record)
+        await ctx.store.saveNetwork(record)
+      } catch (error) {
+        if (prepared.created) await removeQuietly(ctx, parent)
+        throw error instanceof DriverError ? error : stateFailure('saving network', error)
+      }
+      ctx.state.putNetwork(record)
+      ctx.log.info('network created', {
+        network: short(networkId),
+        parent,
+        origin: prepared.origin,
+      })
+    })
+  )
+}
+
+export async function deleteNetwork(ctx: DriverContext, networkId: string): Promise<void> {
+  await ctx.mutex.run(ALL_NETWORKS, () =>
+    ctx.mutex.run(networkId, async () => {
+      const network = ctx.state.network(networkId)
+      if (!network) {
+        ctx.log.debug('delete of unknown network ignored', { network: short(networkId) })
+        return
+      }
+      // Links first, records last: if we die in between, the records still name the links.
+      // A link we fail to delete keeps its alias, so start-up reconciliation removes it.
+      const endpoints = ctx.state.endpointsOf(networkId)
+      for (const endpoint of endpoints) await removeQuietly(ctx, endpoint.ifname)
+      await removeOwnedParent(ctx, network)
+      try {
+        for (const endpoint of endpoints) await ctx.store.deleteEndpoint(endpoint.id)
+        await ctx.store.deleteNetwork(networkId)
+      } catch (error) {
+        throw stateFailure('deleting network', error)
+      }
+      for (const endpoint of endpoints) ctx.state.removeEndpoint(endpoint.id)
+      ctx.state.removeNetwork(networkId)
+      ctx.log.info('network deleted', { network: short(networkId) })
+    })
+  )
+}
