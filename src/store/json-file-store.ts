@@ -63,12 +63,17 @@ export class JsonFileStore implements Store {
   /** A random id per state directory; it marks the links this instance owns (see naming.ts). */
   private async instanceId(): Promise<string> {
     const file = join(this.dir, 'instance-id')
+    let text: string | undefined
     try {
-      const text = (await readFile(file, 'utf8')).trim()
+      text = (await readFile(file, 'utf8')).trim()
+    } catch (error) {
+      // Only a missing file means a new state directory. Replacing an unreadable one would
+      // disown the links the old id marks.
+      if (!isNotFound(error)) throw ioError('read', file, error)
+    }
+    if (text !== undefined) {
       if (/^[0-9a-f]{8}$/.test(text)) return text
       this.log.warn('instance-id file is invalid; writing a new one', { file })
-    } catch (error) {
-      if (!isNotFound(error)) throw error
     }
     const id = randomBytes(4).toString('hex')
     await this.atomicWrite(this.dir, 'instance-id', id + '\n')
@@ -81,31 +86,52 @@ export class JsonFileStore implements Store {
   ): Promise<v.InferOutput<S>[]> {
     const dir = join(this.dir, folder)
     const records: v.InferOutput<S>[] = []
-    for (const entry of await readdir(dir)) {
+    const entries = await readdir(dir).catch((error: unknown) => {
+      throw ioError('list', dir, error)
+    })
+    for (const entry of entries) {
       const path = join(dir, entry)
       if (entry.startsWith('.') && entry.endsWith('.tmp')) {
         // A write interrupted before its rename: the old record (if any) is still in place.
-        await unlink(path).catch(() => {})
+        await unlink(path).catch((error: unknown) => {
+          if (!isNotFound(error))
+            this.log.warn('cannot remove leftover temporary file', {
+              file: path,
+              error: String(error),
+            })
+        })
         continue
       }
       if (!entry.endsWith('.json')) continue
-      try {
-        const parsed = v.parse(schema, JSON.parse(await readFile(path, 'utf8')))
-        if (parsed.id + '.json' !== entry)
-          throw new Error(`file name does not match id ${parsed.id}`)
-        records.push(parsed)
-      } catch (error) {
-        // Keep the plugin serving the other networks; keep the bad file for a human to look at.
-        const aside = `${path}.corrupt-${Date.now()}`
-        this.log.error('unreadable state file moved aside', {
-          file: path,
-          aside,
-          error: String(error),
-        })
-        await rename(path, aside).catch(() => {})
-      }
+      // An I/O error is not a verdict on the content: fail the load and touch nothing.
+      const text = await readFile(path, 'utf8').catch((error: unknown) => {
+        throw ioError('read', path, error)
+      })
+      const decoded = decode(schema, text, entry)
+      if ('record' in decoded) records.push(decoded.record)
+      else await this.quarantine(path, decoded.reason)
     }
     return records
+  }
+
+  /**
+   * Moves a file with invalid content aside: the plugin keeps serving the other networks, and
+   * the file stays for a human to look at.
+   */
+  private async quarantine(file: string, reason: string): Promise<void> {
+    const aside = `${file}.corrupt-${Date.now()}`
+    try {
+      await rename(file, aside)
+    } catch (error) {
+      // Skipped either way; the next load tries again.
+      this.log.error('invalid state file skipped; moving it aside failed', {
+        file,
+        reason,
+        error: String(error),
+      })
+      return
+    }
+    this.log.error('invalid state file moved aside', { file, aside, reason })
   }
 
   private async write(folder: string, id: string, record: object): Promise<void> {
@@ -159,6 +185,31 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await handle.close()
   }
+}
+
+/** Validates a state file's content; `reason` says why it cannot be used. */
+function decode<S extends typeof NetworkFile | typeof EndpointFile>(
+  schema: S,
+  text: string,
+  name: string
+): { record: v.InferOutput<S> } | { reason: string } {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    return { reason: `invalid JSON: ${(error as Error).message}` }
+  }
+  const result = v.safeParse(schema, json)
+  if (!result.success) return { reason: `schema mismatch: ${v.summarize(result.issues)}` }
+  if (result.output.id + '.json' !== name)
+    return { reason: `file name does not match id ${result.output.id}` }
+  return { record: result.output }
+}
+
+/** Names the operation and path; Node's message after it starts with the errno code (EACCES...). */
+function ioError(operation: string, path: string, cause: unknown): Error {
+  const detail = cause instanceof Error ? cause.message : String(cause)
+  return new Error(`cannot ${operation} ${path}: ${detail}`, { cause })
 }
 
 function isNotFound(error: unknown): boolean {

@@ -1,18 +1,22 @@
 import assert from 'node:assert/strict'
-import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import type { TestContext } from 'node:test'
 import type { EndpointRecord, NetworkRecord } from '../../src/driver/model.ts'
+import type { StoreSnapshot } from '../../src/driver/ports/store.ts'
 import { createLogger, silentLogger } from '../../src/log.ts'
 import { JsonFileStore } from '../../src/store/json-file-store.ts'
 import { id } from '../fakes/ids.ts'
+import { giveToUnprivileged, runUnprivileged } from '../helpers/unprivileged.ts'
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ipvlan-lan-store-'))
   t.after(async () => {
-    await chmod(join(dir, 'networks'), 0o700).catch(() => {})
+    // Tests take permissions away; give them back so a non-root run can clean up.
+    for (const folder of ['networks', 'endpoints'])
+      await chmod(join(dir, folder), 0o700).catch(() => {})
     await rm(dir, { recursive: true, force: true })
   })
   return dir
@@ -55,6 +59,30 @@ const endpointB: EndpointRecord = {
   networkId: plainNetwork.id,
   ifname: 'ivlba9876543210',
 }
+
+/** Every file in `folder` with its content (null for a directory or an unreadable file). */
+async function contents(folder: string): Promise<Record<string, string | null>> {
+  const files: Record<string, string | null> = {}
+  for (const name of (await readdir(folder)).sort())
+    files[name] = await readFile(join(folder, name), 'utf8').catch(() => null)
+  return files
+}
+
+/** The entry is still there under its own name, and nothing was moved aside next to it. */
+async function assertNotMoved(folder: string, name: string): Promise<void> {
+  const names = await readdir(folder)
+  assert.ok(names.includes(name), `${name} is gone: ${names.join(' ')}`)
+  assert.ok(!names.some((other) => other.includes('.corrupt-')), names.join(' '))
+}
+
+/** Body for runUnprivileged: a store over `args.dir` whose log lines collect in `lines`. */
+const OPEN_STORE = `
+  const { JsonFileStore } = await import(repo + '/src/store/json-file-store.ts')
+  const { createLogger } = await import(repo + '/src/log.ts')
+  const lines = []
+  const store = new JsonFileStore(args.dir, createLogger('debug', (_level, line) => lines.push(line)))
+`
+const LOAD = OPEN_STORE + 'return { snapshot: await store.load(), lines }'
 
 const byId = <T extends { id: string }>(records: T[]): T[] =>
   [...records].sort((a, b) => a.id.localeCompare(b.id))
@@ -180,7 +208,10 @@ describe('JsonFileStore', () => {
     )
     const endpoints = await readdir(join(dir, 'endpoints'))
     assert.ok(endpoints.some((name) => name.startsWith(`${badEndpoint}.corrupt-`)))
-    assert.ok(lines.some((line) => /level=error .*unreadable state file moved aside/.test(line)))
+    const moved = lines.filter((line) => /level=error .*invalid state file moved aside/.test(line))
+    assert.equal(moved.length, 2, lines.join(''))
+    assert.ok(moved.some((line) => line.includes(broken) && line.includes('invalid JSON')))
+    assert.ok(moved.some((line) => line.includes(badEndpoint) && line.includes('schema mismatch')))
 
     // The moved file is not read again on the next load.
     const again = await new JsonFileStore(dir, silentLogger).load()
@@ -189,26 +220,155 @@ describe('JsonFileStore', () => {
 
   test('a record whose file name does not match its id is moved aside', async (t) => {
     const dir = await tempDir(t)
-    await new JsonFileStore(dir, silentLogger).load()
+    const lines: string[] = []
+    const store = new JsonFileStore(
+      dir,
+      createLogger('debug', (_level, line) => lines.push(line))
+    )
+    await store.load()
+    await store.saveNetwork(fullNetwork)
     const wrongName = `${id('other')}.json`
     await writeFile(
       join(dir, 'networks', wrongName),
       JSON.stringify({ version: 1, ...plainNetwork })
     )
-    const loaded = await new JsonFileStore(dir, silentLogger).load()
-    assert.deepEqual(loaded.networks, [])
+    const loaded = await store.load()
+    assert.deepEqual(loaded.networks, [fullNetwork])
     const names = await readdir(join(dir, 'networks'))
+    assert.ok(!names.includes(wrongName))
     assert.ok(names.some((name) => name.startsWith(`${wrongName}.corrupt-`)))
+    assert.ok(lines.some((line) => line.includes(wrongName) && line.includes('does not match')))
   })
 
   test('a record with an unknown mode is moved aside rather than loaded', async (t) => {
     const dir = await tempDir(t)
-    await new JsonFileStore(dir, silentLogger).load()
+    const store = new JsonFileStore(dir, silentLogger)
+    await store.load()
+    await store.saveEndpoint(endpointB)
+    const name = `${plainNetwork.id}.json`
     await writeFile(
-      join(dir, 'networks', `${plainNetwork.id}.json`),
+      join(dir, 'networks', name),
       JSON.stringify({ version: 1, ...plainNetwork, mode: 'l4' })
     )
-    assert.deepEqual((await new JsonFileStore(dir, silentLogger).load()).networks, [])
+    const loaded = await new JsonFileStore(dir, silentLogger).load()
+    assert.deepEqual([loaded.networks, loaded.endpoints], [[], [endpointB]])
+    const names = await readdir(join(dir, 'networks'))
+    assert.ok(!names.includes(name))
+    assert.ok(names.some((other) => other.startsWith(`${name}.corrupt-`)))
+  })
+
+  test('a state file that cannot be read (a directory) fails the load and is not moved', async (t) => {
+    const dir = await tempDir(t)
+    const store = new JsonFileStore(dir, silentLogger)
+    await store.load()
+    await store.saveNetwork(plainNetwork)
+    const name = `${fullNetwork.id}.json`
+    const path = join(dir, 'networks', name)
+    await mkdir(path)
+    await assert.rejects(store.load(), (error: Error) => {
+      assert.ok(error.message.includes(`cannot read ${path}: EISDIR`), error.message)
+      assert.equal((error.cause as NodeJS.ErrnoException).code, 'EISDIR')
+      return true
+    })
+    await assertNotMoved(join(dir, 'networks'), name)
+    await assertNotMoved(join(dir, 'networks'), `${plainNetwork.id}.json`)
+  })
+
+  test('a state file the plugin may not read (EACCES) fails the load and is not moved', async (t) => {
+    const dir = await tempDir(t)
+    const store = new JsonFileStore(dir, silentLogger)
+    await store.load()
+    await store.saveNetwork(plainNetwork)
+    await store.saveEndpoint(endpointB)
+    await giveToUnprivileged(dir)
+    const name = `${endpointB.id}.json`
+    const path = join(dir, 'endpoints', name)
+    await chmod(path, 0o000)
+    const before = await contents(join(dir, 'endpoints'))
+
+    const outcome = await runUnprivileged(LOAD, { dir })
+    assert.ok(!outcome.ok, 'the load succeeded')
+    assert.ok(outcome.message.includes(`cannot read ${path}: EACCES`), outcome.message)
+    assert.equal(outcome.causeCode, 'EACCES')
+    await assertNotMoved(join(dir, 'endpoints'), name)
+    await chmod(path, 0o600)
+    assert.deepEqual(await contents(join(dir, 'endpoints')), {
+      ...before,
+      [name]: JSON.stringify({ version: 1, ...endpointB }) + '\n',
+    })
+  })
+
+  test('a records folder that cannot be listed fails the load and nothing is moved', async (t) => {
+    const dir = await tempDir(t)
+    const store = new JsonFileStore(dir, silentLogger)
+    await store.load()
+    await store.saveNetwork(plainNetwork)
+    await giveToUnprivileged(dir)
+    await chmod(join(dir, 'networks'), 0o300)
+
+    const outcome = await runUnprivileged(LOAD, { dir })
+    assert.ok(!outcome.ok, 'the load succeeded')
+    assert.ok(
+      outcome.message.includes(`cannot list ${join(dir, 'networks')}: EACCES`),
+      outcome.message
+    )
+    await chmod(join(dir, 'networks'), 0o700)
+    await assertNotMoved(join(dir, 'networks'), `${plainNetwork.id}.json`)
+  })
+
+  test('an instance-id that cannot be read fails the load and is kept as it is', async (t) => {
+    const dir = await tempDir(t)
+    await new JsonFileStore(dir, silentLogger).load()
+    const file = join(dir, 'instance-id')
+    const before = await readFile(file, 'utf8')
+    await giveToUnprivileged(dir)
+    await chmod(file, 0o000)
+
+    const outcome = await runUnprivileged(LOAD, { dir })
+    assert.ok(!outcome.ok, 'the load succeeded')
+    assert.ok(outcome.message.includes(`cannot read ${file}: EACCES`), outcome.message)
+    assert.equal(outcome.causeCode, 'EACCES')
+    await chmod(file, 0o600)
+    assert.equal(await readFile(file, 'utf8'), before)
+    assert.deepEqual((await readdir(dir)).sort(), ['endpoints', 'instance-id', 'networks'])
+  })
+
+  test('an instance-id that is a directory fails the load and is not replaced', async (t) => {
+    const dir = await tempDir(t)
+    const file = join(dir, 'instance-id')
+    await mkdir(file)
+    await assert.rejects(new JsonFileStore(dir, silentLogger).load(), (error: Error) => {
+      assert.ok(error.message.includes(`cannot read ${file}: EISDIR`), error.message)
+      return true
+    })
+    assert.deepEqual(await readdir(file), [])
+    assert.deepEqual((await readdir(dir)).sort(), ['endpoints', 'instance-id', 'networks'])
+  })
+
+  test('a leftover temporary file that cannot be removed is logged and the load goes on', async (t) => {
+    const dir = await tempDir(t)
+    const store = new JsonFileStore(dir, silentLogger)
+    await store.load()
+    await store.saveNetwork(plainNetwork)
+    const leftover = `.${fullNetwork.id}.json.4242.0.tmp`
+    await writeFile(join(dir, 'networks', leftover), '{"half": ')
+    await giveToUnprivileged(dir)
+    await chmod(join(dir, 'networks'), 0o500)
+
+    const outcome = await runUnprivileged(LOAD, { dir })
+    assert.ok(outcome.ok, !outcome.ok ? outcome.message : '')
+    const { snapshot, lines } = outcome.value as { snapshot: StoreSnapshot; lines: string[] }
+    assert.deepEqual(snapshot.networks, [plainNetwork])
+    assert.ok(
+      lines.some(
+        (line) => /level=warn .*temporary file.*EACCES/.test(line) && line.includes(leftover)
+      ),
+      lines.join('')
+    )
+    assert.deepEqual(
+      (await readdir(join(dir, 'networks'))).sort(),
+      [`${plainNetwork.id}.json`, leftover].sort()
+    )
   })
 
   test("a network record without `flag` (an older file) loads with 'bridge'", async (t) => {
@@ -255,24 +415,24 @@ describe('JsonFileStore', () => {
     await assert.rejects(new JsonFileStore(dir, silentLogger).load())
   })
 
-  test('a write to a read-only state directory fails and leaves no file behind', async (t) => {
+  test('a write to a read-only state directory fails with EACCES and leaves the state unchanged', async (t) => {
     const dir = await tempDir(t)
     const store = new JsonFileStore(dir, silentLogger)
     await store.load()
+    await store.saveNetwork(plainNetwork)
+    // As root the mode bits stop nothing (CAP_DAC_OVERRIDE): the write runs as nobody instead.
+    await giveToUnprivileged(dir)
     await chmod(join(dir, 'networks'), 0o500)
-    // As root (CAP_DAC_OVERRIDE) the mode bits do not stop writes: find out before asserting.
-    const probe = join(dir, 'networks', 'probe')
-    const writable = await writeFile(probe, '').then(
-      () => true,
-      () => false
+    const before = await contents(join(dir, 'networks'))
+
+    const outcome = await runUnprivileged(
+      OPEN_STORE + 'await store.load(); await store.saveNetwork(args.network)',
+      { dir, network: fullNetwork }
     )
-    if (writable) {
-      await rm(probe)
-      t.skip('running as root: chmod 0500 does not stop root from writing, so nothing to test')
-      return
-    }
-    await assert.rejects(store.saveNetwork(plainNetwork), { code: 'EACCES' })
-    await chmod(join(dir, 'networks'), 0o700)
-    assert.deepEqual(await readdir(join(dir, 'networks')), [])
+    assert.ok(!outcome.ok, 'the write succeeded')
+    assert.equal(outcome.code, 'EACCES', outcome.message)
+    assert.match(outcome.message, /EACCES/)
+    assert.deepEqual(await contents(join(dir, 'networks')), before)
+    assert.deepEqual(Object.keys(before), [`${plainNetwork.id}.json`])
   })
 })
