@@ -28,3 +28,31 @@ export function printable(text: string, max = 64): string {
   const cut = text.length > max ? `${text.slice(0, max)}...` : text
   return JSON.stringify(cut).slice(1, -1)
 }
+
+/**
+ * The chain of causes below an error, for the log: each level's message and whatever says how a
+ * process ended (errno code, signal, exit code, command), so nothing an operator needs is lost.
+ */
+export function causesOf(error: unknown): Record<string, unknown>[] {
+  const chain: Record<string, unknown>[] = []
+  let next = error instanceof Error ? error.cause : undefined
+  while (next !== undefined && chain.length < 5) {
+    const level: Record<string, unknown> = { message: messageOf(next) }
+    for (const key of [
+      'name',
+      'code',
+      'signal',
+      'exitCode',
+      'command',
+      'errno',
+      'syscall',
+      'path',
+    ]) {
+      const value = (next as Record<string, unknown>)[key]
+      if (value !== undefined && value !== null && typeof value !== 'object') level[key] = value
+    }
+    chain.push(level)
+    next = next instanceof Error ? next.cause : undefined
+  }
+  return chain
+}

@@ -22,7 +22,10 @@ export function linkFailure(error: unknown, what: LinkOperation): DriverError {
     return new DriverError('unavailable', `${describe(what)}: ${error.message}`, { cause: error })
   }
   if (error.kind === 'unsupported') {
-    return new DriverError('unsupported', unsupportedText(what), { cause: error })
+    // The likely cause first, in plain words; then ip's own, which may say it is something else.
+    return new DriverError('unsupported', `${unsupportedText(what)} (ip said: ${error.message})`, {
+      cause: error,
+    })
   }
   if (error.kind === 'busy' && what.op === 'ipvlan') {
     return new DriverError(

@@ -6,7 +6,7 @@ import type { NetworkOptionsBody } from './schemas.ts'
 import * as api from './schemas.ts'
 import type { IpvlanDriver } from '../driver/driver.ts'
 import type { NetworkOptionsInput } from '../driver/options.ts'
-import { DriverError, messageOf } from '../errors.ts'
+import { DriverError, causesOf, messageOf } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { joinResponse } from './responses.ts'
 import { readBody } from './body.ts'
@@ -173,8 +173,9 @@ export function createApp({ driver, log, stats }: AppOptions): Hono {
   app.onError((error, c) => {
     const status = statusOf(error)
     const message = messageOf(error)
-    if (status >= 500) log.warn('request failed', { path: c.req.path, error: message })
-    else log.debug('request rejected', { path: c.req.path, error: message })
+    if (status >= 500) {
+      log.warn('request failed', { path: c.req.path, error: message, causes: causesOf(error) })
+    } else log.debug('request rejected', { path: c.req.path, error: message })
     return c.json({ Err: message }, status)
   })
 

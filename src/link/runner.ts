@@ -1,11 +1,20 @@
 import { execa } from 'execa'
 
-/** The outcome of one `ip` process. */
+/** The outcome of one `ip` process, with everything execa knew about how it ended. */
 export interface IpResult {
   stdout: string
   stderr: string
-  exitCode: number
+  /** undefined when `ip` never started or was killed by a signal. */
+  exitCode: number | undefined
   timedOut: boolean
+  /** errno code when the process could not be started (ENOENT, EACCES, ...). */
+  code?: string | undefined
+  /** The signal that ended it, e.g. SIGKILL. */
+  signal?: string | undefined
+  /** execa's one-line summary of the failure ("Command was killed with SIGKILL ..."). */
+  shortMessage?: string | undefined
+  /** The underlying error (e.g. the spawn error), for the log and the error chain. */
+  cause?: unknown
 }
 
 /**
@@ -36,11 +45,25 @@ export function execaRunner(options: ExecaRunnerOptions): IpRunner {
       env: { LC_ALL: 'C' },
       extendEnv: true,
     })
+    if (!result.failed) {
+      return {
+        stdout: text(result.stdout),
+        stderr: text(result.stderr),
+        exitCode: 0,
+        timedOut: false,
+      }
+    }
     return {
-      stdout: typeof result.stdout === 'string' ? result.stdout : '',
-      stderr: typeof result.stderr === 'string' ? result.stderr : (result.message ?? ''),
-      exitCode: result.exitCode ?? -1,
-      timedOut: result.timedOut === true,
+      stdout: text(result.stdout),
+      stderr: text(result.stderr),
+      exitCode: result.exitCode,
+      timedOut: result.timedOut,
+      code: result.code,
+      signal: result.signal,
+      shortMessage: result.shortMessage,
+      cause: result.cause ?? undefined,
     }
   }
 }
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : '')

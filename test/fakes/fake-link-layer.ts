@@ -125,5 +125,5 @@ function info(link: FakeLink): LinkInfo {
 }
 
 function notFound(name: string): LinkError {
-  return new LinkError('not-found', `Cannot find device "${name}"`, 'ip', name)
+  return new LinkError('not-found', `Cannot find device "${name}"`, 'ip', { device: name })
 }

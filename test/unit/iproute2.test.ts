@@ -292,7 +292,8 @@ describe('classify', () => {
   test('maps anything else to failed, with the exit code when stderr is empty', () => {
     const error = run('', { exitCode: 255 })
     assert.equal(error.kind, 'failed')
-    assert.equal(error.message, 'exit code 255')
+    assert.equal(error.message, 'ip exited with code 255 and printed nothing')
+    assert.equal(error.exitCode, 255)
     assert.equal(error.command, 'ip link add x')
   })
 })

@@ -43,18 +43,41 @@ export interface LinkLayer {
 
 export type LinkErrorKind = 'not-found' | 'exists' | 'unsupported' | 'busy' | 'timeout' | 'failed'
 
+/** How the `ip` process ended, as the process runner saw it: kept so no cause is lost. */
+export interface LinkErrorDetails {
+  /** The device `ip` complained about, when its message names one. */
+  device?: string | undefined
+  /** The errno code when `ip` could not be started at all (e.g. ENOENT: no such binary). */
+  code?: string | undefined
+  /** The signal that ended `ip` (e.g. SIGKILL), when it did not exit by itself. */
+  signal?: string | undefined
+  exitCode?: number | undefined
+  /** The runner's own error, when there was one. */
+  cause?: unknown
+}
+
 /** A failed `ip` run, classified so the driver can turn it into a message for the operator. */
 export class LinkError extends Error {
   readonly kind: LinkErrorKind
-  /** The device `ip` complained about, when its message names one. */
-  readonly device: string | undefined
   readonly command: string
+  readonly device: string | undefined
+  readonly code: string | undefined
+  readonly signal: string | undefined
+  readonly exitCode: number | undefined
 
-  constructor(kind: LinkErrorKind, message: string, command: string, device?: string) {
-    super(message)
+  constructor(
+    kind: LinkErrorKind,
+    message: string,
+    command: string,
+    details: LinkErrorDetails = {}
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause })
     this.name = 'LinkError'
     this.kind = kind
     this.command = command
-    this.device = device
+    this.device = details.device
+    this.code = details.code
+    this.signal = details.signal
+    this.exitCode = details.exitCode
   }
 }
