@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { isValidIfname } from '../../src/ifname.ts'
 import { id } from '../fakes/ids.ts'
 import { createNetns, ipSync, kernelSupports, nsLinks, rootSkipReason } from '../helpers/netns.ts'
 import { startPlugin } from '../helpers/plugin-process.ts'
@@ -12,14 +13,17 @@ import { call } from '../helpers/socket-client.ts'
 import type { Reply } from '../helpers/socket-client.ts'
 
 /**
- * 100 endpoint lifecycles at once through the real socket, real `ip`, a throw-away namespace.
- * Join and Leave run where the kernel has ipvlan; elsewhere CreateEndpoint / DeleteEndpoint (which
- * still runs `ip link del` for every endpoint) prove the serialisation and the clean state.
+ * 100 endpoints at once through the real socket, real `ip`, a throw-away namespace: all created
+ * (and joined, where the kernel has ipvlan) at once, checked, then all left and deleted at once,
+ * checked again. Without ipvlan, CreateEndpoint / DeleteEndpoint (which still runs `ip link del`
+ * for every endpoint) run alone. The assertions are on the outcome (no request error, no record
+ * lost, no link name twice, nothing left), not on how the plugin schedules the requests; each
+ * phase checks that all its requests were in flight together, so it cannot pass one by one.
  */
 const skip = rootSkipReason('host netns')
 const COUNT = 100
 
-describe('100 concurrent endpoint lifecycles against the plugin process', { skip }, () => {
+describe('100 concurrent endpoints against the plugin process', { skip }, () => {
   let ns: { name: string; remove: () => void }
   let plugin: PluginProcess
   let stateDir: string
@@ -52,69 +56,114 @@ describe('100 concurrent endpoint lifecycles against the plugin process', { skip
     rmSync(join(stateDir, '..'), { recursive: true, force: true })
   })
 
-  test(`${COUNT} lifecycles at once: no error, distinct link names, no leftover link or state file`, async () => {
-    const lifecycle = async (index: number) => {
-      const ids = { NetworkID: net, EndpointID: id(`conc-netns-ep-${index}`) }
-      const replies: [string, Reply][] = []
-      const step = async (method: string, body: unknown): Promise<Reply> => {
-        const reply = await call(plugin.socket, `NetworkDriver.${method}`, body)
-        replies.push([method, reply])
-        return reply
+  test(`${COUNT} endpoints at once, then their deletes at once: no error, every record kept, distinct link names, no leftover link or state file`, async () => {
+    const requests = { inFlight: 0, max: 0 }
+    const send = async (method: string, body: unknown): Promise<Reply> => {
+      requests.inFlight++
+      requests.max = Math.max(requests.max, requests.inFlight)
+      try {
+        return await call(plugin.socket, `NetworkDriver.${method}`, body)
+      } finally {
+        requests.inFlight--
       }
-      await step('CreateEndpoint', {
-        ...ids,
-        Interface: {
-          Address: `10.79.${Math.floor(index / 200) + 1}.${(index % 200) + 2}/16`,
-          AddressIPv6: '',
-          MacAddress: '',
-        },
-        Options: {},
-      })
-      const info = await step('EndpointOperInfo', ids)
-      const value = info.body['Value'] as Record<string, unknown> | undefined
-      let srcName: unknown
-      if (ipvlan) {
-        const joined = await step('Join', { ...ids, SandboxKey: `/x/${index}`, Options: {} })
-        srcName = (joined.body['InterfaceName'] as { SrcName?: unknown } | undefined)?.SrcName
-        await step('Leave', ids)
-      }
-      await step('DeleteEndpoint', ids)
-      return { replies, link: value?.['ipvlan-lan.link'], srcName }
     }
+    const eps = Array.from({ length: COUNT }, (_, i) => id(`conc-netns-ep-${i}`))
+    const assertAllOk = (replies: [string, Reply][]): void => {
+      for (const [what, reply] of replies) {
+        assert.equal(reply.status, 200, `${what}: ${JSON.stringify(reply.body)}`)
+        assert.ok(!('Err' in reply.body), `${what}: ${JSON.stringify(reply.body)}`)
+      }
+    }
+    const ourLinks = (): string[] =>
+      nsLinks(ns.name)
+        .map((l) => l.ifname)
+        .filter((name) => !['eth0', 'lo', 'peer0'].includes(name))
+        .sort()
 
+    // Phase 1: every endpoint created (and joined) at once.
     const started = Date.now()
-    const results = await Promise.all(Array.from({ length: COUNT }, (_, i) => lifecycle(i)))
-    const elapsed = Date.now() - started
+    const phase1 = await Promise.all(
+      eps.map(async (ep, index) => {
+        const ids = { NetworkID: net, EndpointID: ep }
+        const replies: [string, Reply][] = []
+        const step = async (method: string, body: unknown): Promise<Reply> => {
+          const reply = await send(method, body)
+          replies.push([`${method} ${index}`, reply])
+          return reply
+        }
+        await step('CreateEndpoint', {
+          ...ids,
+          Interface: {
+            Address: `10.79.${Math.floor(index / 200) + 1}.${(index % 200) + 2}/16`,
+            AddressIPv6: '',
+            MacAddress: '',
+          },
+          Options: {},
+        })
+        const info = await step('EndpointOperInfo', ids)
+        const value = info.body['Value'] as Record<string, unknown> | undefined
+        let srcName: unknown
+        if (ipvlan) {
+          const joined = await step('Join', { ...ids, SandboxKey: `/x/${index}`, Options: {} })
+          srcName = (joined.body['InterfaceName'] as { SrcName?: unknown } | undefined)?.SrcName
+        }
+        return { ep, replies, link: value?.['ipvlan-lan.link'], srcName }
+      })
+    )
+    assert.equal(requests.max, COUNT, `all ${COUNT} endpoints had a request in flight at once`)
+    assertAllOk(phase1.flatMap((r) => r.replies))
+    assert.equal(phase1.flatMap((r) => r.replies).length, COUNT * (ipvlan ? 3 : 2))
 
-    for (const [i, result] of results.entries()) {
-      for (const [method, reply] of result.replies) {
-        assert.equal(reply.status, 200, `lifecycle ${i} ${method}: ${JSON.stringify(reply.body)}`)
-        assert.ok(!('Err' in reply.body), `lifecycle ${i} ${method}`)
-      }
-    }
-    const links = results.map((r) => r.link)
-    assert.ok(links.every((name) => typeof name === 'string' && /^ivl[0-9a-f]{12}$/.test(name)))
+    const links = phase1.map((r) => r.link)
+    for (const link of links)
+      assert.ok(typeof link === 'string' && isValidIfname(link), `link name ${String(link)}`)
     assert.equal(new Set(links).size, COUNT, 'no duplicate link names')
-    if (ipvlan)
+    if (ipvlan) {
       assert.deepEqual(
-        results.map((r) => r.srcName),
+        phase1.map((r) => r.srcName),
         links,
         'Join used those names'
       )
-
+      assert.deepEqual(ourLinks(), [...(links as string[])].sort(), 'exactly those links live')
+    }
+    // No lost record: one state file per endpoint, naming its link, and the plugin counts them all.
     assert.deepEqual(
-      nsLinks(ns.name)
-        .map((l) => l.ifname)
-        .sort(),
-      ['eth0', 'lo', 'peer0'],
-      'no leftover link'
+      readdirSync(join(stateDir, 'endpoints')).sort(),
+      eps.map((ep) => `${ep}.json`).sort(),
+      'one endpoint file each, no temp file'
     )
+    for (const { ep, link } of phase1) {
+      const record = JSON.parse(
+        readFileSync(join(stateDir, 'endpoints', `${ep}.json`), 'utf8')
+      ) as Record<string, unknown>
+      assert.equal(record['networkId'], net, `record of ${ep}`)
+      assert.equal(record['ifname'], link, `link name in the record of ${ep}`)
+    }
+    assert.equal((await call(plugin.socket, 'IpvlanLan.Status')).body['Endpoints'], COUNT)
+
+    // Phase 2: every endpoint left and deleted at once.
+    requests.max = 0
+    const phase2 = await Promise.all(
+      eps.map(async (ep, index): Promise<[string, Reply][]> => {
+        const ids = { NetworkID: net, EndpointID: ep }
+        const replies: [string, Reply][] = []
+        if (ipvlan) replies.push([`Leave ${index}`, await send('Leave', ids)])
+        replies.push([`DeleteEndpoint ${index}`, await send('DeleteEndpoint', ids)])
+        return replies
+      })
+    )
+    const elapsed = Date.now() - started
+    assert.equal(requests.max, COUNT, `all ${COUNT} deletes had a request in flight at once`)
+    assertAllOk(phase2.flat())
+    assert.equal(phase2.flat().length, COUNT * (ipvlan ? 2 : 1))
+
+    assert.deepEqual(ourLinks(), [], 'no leftover link')
     assert.deepEqual(readdirSync(join(stateDir, 'endpoints')), [], 'no endpoint file, no temp file')
     assert.deepEqual(readdirSync(join(stateDir, 'networks')), [`${net}.json`])
     const status = await call(plugin.socket, 'IpvlanLan.Status')
     assert.equal(status.body['Endpoints'], 0)
     process.stdout.write(
-      `# ${COUNT} lifecycles (${ipvlan ? 'with' : 'without'} Join/Leave) in ${elapsed} ms, ip runs ${String(status.body['IpProcesses'])}\n`
+      `# ${COUNT} endpoints (${ipvlan ? 'with' : 'without'} Join/Leave) in ${elapsed} ms, ip runs ${String(status.body['IpProcesses'])}\n`
     )
   })
 

@@ -11,7 +11,10 @@ import { MemoryStore } from '../fakes/memory-store.ts'
 
 /**
  * Many requests at once through the HTTP app, over a fake kernel whose every call takes a little
- * time and counts how many calls are in flight per network at the same moment.
+ * time. The tests assert safety on the outcome, not how the driver schedules its work: no two
+ * links of one name are ever live at once (the fake records every add of a live name), no record
+ * is lost, nothing is left after the deletes, no request fails. Each test also checks that its
+ * requests really were in flight together, so it cannot pass by running them one by one.
  */
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -25,51 +28,63 @@ function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open }
 }
 
+type AddKind = 'ipvlan' | 'probe' | 'vlan' | 'dummy'
+
 class SlowLinks extends FakeLinkLayer {
   delayMs = 1
-  /** Maps a link name (parent or endpoint link) to the network it belongs to. */
-  readonly owner = new Map<string, string>()
-  private readonly inFlight = new Map<string, number>()
-  readonly maxPerNetwork = new Map<string, number>()
-  private global = 0
-  maxGlobal = 0
+  private inFlight = 0
+  /** Most link calls in flight at one moment, over the whole run. */
+  maxInFlight = 0
+  /** Names being created right now; with `links`, the names that are live. */
+  private readonly adding = new Set<string>()
+  /** Every add of a name that was live at that moment ("method name"): a duplicate link. */
+  readonly duplicateAdds: string[] = []
+  /** Links this fake created, by kind (a probe is created and deleted in one call). */
+  readonly created: Record<AddKind, number> = { ipvlan: 0, probe: 0, vlan: 0, dummy: 0 }
   /** When set, addIpvlan of that link name waits here after entering. */
   holdAddIpvlan: { name: string; entered: () => void; release: Promise<void> } | undefined
 
-  private async track<T>(link: string, run: () => Promise<T>): Promise<T> {
-    const key = this.owner.get(link) ?? 'unknown'
-    const now = (this.inFlight.get(key) ?? 0) + 1
-    this.inFlight.set(key, now)
-    this.maxPerNetwork.set(key, Math.max(this.maxPerNetwork.get(key) ?? 0, now))
-    this.global++
-    this.maxGlobal = Math.max(this.maxGlobal, this.global)
+  private async track<T>(run: () => Promise<T>): Promise<T> {
+    this.inFlight++
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight)
     try {
       await sleep(this.delayMs)
       return await run()
     } finally {
-      this.inFlight.set(key, (this.inFlight.get(key) ?? 1) - 1)
-      this.global--
+      this.inFlight--
+    }
+  }
+
+  /** Records an add of a live name, then creates; the name is live from here on. */
+  private async add(kind: AddKind, name: string, create: () => Promise<void>): Promise<void> {
+    if (this.links.has(name) || this.adding.has(name)) this.duplicateAdds.push(`${kind} ${name}`)
+    this.adding.add(name)
+    try {
+      await create()
+      this.created[kind]++
+    } finally {
+      this.adding.delete(name)
     }
   }
 
   override list(): Promise<LinkInfo[]> {
-    return this.track('', () => super.list())
+    return this.track(() => super.list())
   }
   override show(name: string): Promise<LinkInfo | undefined> {
-    return this.track(name, () => super.show(name))
+    return this.track(() => super.show(name))
   }
   override addIpvlan(spec: IpvlanSpec): Promise<void> {
-    return this.track(spec.parent, async () => {
+    return this.track(async () => {
       const hold = this.holdAddIpvlan
       if (hold && hold.name === spec.name) {
         hold.entered()
         await hold.release
       }
-      await super.addIpvlan(spec)
+      await this.add('ipvlan', spec.name, () => super.addIpvlan(spec))
     })
   }
   override probeIpvlan(spec: IpvlanSpec): Promise<void> {
-    return this.track(spec.parent, () => super.probeIpvlan(spec))
+    return this.track(() => this.add('probe', spec.name, () => super.probeIpvlan(spec)))
   }
   override addVlan(spec: {
     name: string
@@ -77,16 +92,16 @@ class SlowLinks extends FakeLinkLayer {
     vlanId: number
     alias: string
   }): Promise<void> {
-    return this.track(spec.name, () => super.addVlan(spec))
+    return this.track(() => this.add('vlan', spec.name, () => super.addVlan(spec)))
   }
   override addDummy(spec: { name: string; alias: string }): Promise<void> {
-    return this.track(spec.name, () => super.addDummy(spec))
+    return this.track(() => this.add('dummy', spec.name, () => super.addDummy(spec)))
   }
   override setUp(name: string): Promise<void> {
-    return this.track(name, () => super.setUp(name))
+    return this.track(() => super.setUp(name))
   }
   override remove(name: string): Promise<boolean> {
-    return this.track(name, () => super.remove(name))
+    return this.track(() => super.remove(name))
   }
 }
 
@@ -100,15 +115,23 @@ async function setup(existing = ['eth0', 'eth1']) {
   const store = new MemoryStore()
   const driver = await IpvlanDriver.open({ links, store, log: silentLogger })
   const app = createApp({ driver, log: silentLogger })
+  /** HTTP requests in flight now, and the most at one moment since the test last reset `max`. */
+  const requests = { inFlight: 0, max: 0 }
   const post = async (method: string, body: unknown): Promise<Reply> => {
-    const res = await app.request(`/NetworkDriver.${method}`, {
-      method: 'POST',
-      body: JSON.stringify(body) + '\n',
-    })
-    const text = await res.text()
-    return { status: res.status, body: JSON.parse(text) as Record<string, unknown> }
+    requests.inFlight++
+    requests.max = Math.max(requests.max, requests.inFlight)
+    try {
+      const res = await app.request(`/NetworkDriver.${method}`, {
+        method: 'POST',
+        body: JSON.stringify(body) + '\n',
+      })
+      const text = await res.text()
+      return { status: res.status, body: JSON.parse(text) as Record<string, unknown> }
+    } finally {
+      requests.inFlight--
+    }
   }
-  return { links, store, driver, post }
+  return { links, store, driver, post, requests, existing }
 }
 
 type Env = Awaited<ReturnType<typeof setup>>
@@ -124,11 +147,24 @@ const networkBody = (networkId: string, parent?: string) => ({
   IPv6Data: [],
 })
 
-async function createNetwork(env: Env, networkId: string, parent: string): Promise<void> {
-  env.links.owner.set(parent, networkId)
+async function createNetwork(env: Env, networkId: string, parent?: string): Promise<void> {
   const reply = await env.post('CreateNetwork', networkBody(networkId, parent))
   assert.deepEqual(reply, { status: 200, body: {} })
 }
+
+const endpointBody = (networkId: string, endpointId: string, index: number) => ({
+  NetworkID: networkId,
+  EndpointID: endpointId,
+  Interface: {
+    Address: `10.30.${Math.floor(index / 250)}.${(index % 250) + 2}/16`,
+    AddressIPv6: '',
+    MacAddress: '',
+  },
+  Options: {},
+})
+
+const srcNameOf = (reply: Reply): unknown =>
+  (reply.body['InterfaceName'] as { SrcName?: unknown } | undefined)?.SrcName
 
 /** CreateEndpoint, Join, Leave, DeleteEndpoint in order; returns the replies and SrcName. */
 async function lifecycle(
@@ -141,15 +177,7 @@ async function lifecycle(
   const replies: [string, Reply][] = []
   replies.push([
     'CreateEndpoint',
-    await env.post('CreateEndpoint', {
-      ...ids,
-      Interface: {
-        Address: `10.30.${Math.floor(index / 250)}.${(index % 250) + 2}/16`,
-        AddressIPv6: '',
-        MacAddress: '',
-      },
-      Options: {},
-    }),
+    await env.post('CreateEndpoint', endpointBody(networkId, endpointId, index)),
   ])
   const joined = await env.post('Join', {
     ...ids,
@@ -159,68 +187,219 @@ async function lifecycle(
   replies.push(['Join', joined])
   replies.push(['Leave', await env.post('Leave', ids)])
   replies.push(['DeleteEndpoint', await env.post('DeleteEndpoint', ids)])
-  const name = joined.body['InterfaceName'] as { SrcName?: unknown } | undefined
-  return { replies, srcName: name?.SrcName }
+  return { replies, srcName: srcNameOf(joined) }
 }
 
-function endpointIds(label: string, count: number, networkId: string, env: Env): string[] {
-  return Array.from({ length: count }, (_, i) => {
-    const endpointId = id(`${label}-${i}`)
-    env.links.owner.set(endpointLinkName(endpointId), networkId)
-    return endpointId
-  })
+function endpointIds(label: string, count: number): string[] {
+  const eps = Array.from({ length: count }, (_, i) => id(`${label}-${i}`))
+  assert.equal(new Set(eps.map(endpointLinkName)).size, count, 'test ids give distinct names')
+  return eps
+}
+
+interface Plan {
+  network: string
+  /** The parent link the network's endpoint links must hang off. */
+  parent: string
+  endpoints: string[]
+}
+
+function assertAllOk(replies: Iterable<[string, Reply]>): number {
+  let count = 0
+  for (const [what, reply] of replies) {
+    assert.equal(reply.status, 200, `${what}: ${JSON.stringify(reply.body)}`)
+    assert.ok(!('Err' in reply.body), `${what}: ${JSON.stringify(reply.body)}`)
+    count++
+  }
+  return count
+}
+
+/**
+ * Phase 1: CreateEndpoint then Join for every endpoint of every plan, all at once. Then every
+ * endpoint has its record (store and driver) and exactly one live link under its Join's SrcName.
+ */
+async function createAndJoinAll(env: Env, plans: Plan[]): Promise<void> {
+  const total = plans.reduce((n, plan) => n + plan.endpoints.length, 0)
+  env.requests.max = 0
+  const results = await Promise.all(
+    plans.flatMap((plan) =>
+      plan.endpoints.map(async (ep, i) => {
+        const ids = { NetworkID: plan.network, EndpointID: ep }
+        const created = await env.post('CreateEndpoint', endpointBody(plan.network, ep, i))
+        const joined = await env.post('Join', { ...ids, SandboxKey: `/x/${i}`, Options: {} })
+        return { plan, ep, created, joined }
+      })
+    )
+  )
+  assert.equal(env.requests.max, total, `all ${total} endpoints had a request in flight at once`)
+  assert.equal(
+    assertAllOk(
+      results.flatMap((r): [string, Reply][] => [
+        [`CreateEndpoint ${r.ep}`, r.created],
+        [`Join ${r.ep}`, r.joined],
+      ])
+    ),
+    2 * total
+  )
+  assert.deepEqual(env.links.duplicateAdds, [], 'no link name was added while live')
+
+  // No lost record: every endpoint is in the store and in the driver's view, and nothing else.
+  assert.equal(env.store.endpoints.size, total, 'endpoint records in the store')
+  assert.equal(env.driver.endpoints().length, total, 'endpoints in the driver')
+  const viewed = new Map(env.driver.endpoints().map((e) => [e.id, e]))
+  const srcNames = new Set<string>()
+  for (const { plan, ep, joined } of results) {
+    const srcName = srcNameOf(joined)
+    assert.equal(typeof srcName, 'string', `Join ${ep} named its link`)
+    srcNames.add(srcName as string)
+    const stored = env.store.endpoints.get(ep)
+    assert.equal(stored?.networkId, plan.network, `stored record of ${ep}`)
+    assert.equal(stored?.ifname, srcName, `stored link name of ${ep}`)
+    assert.equal(viewed.get(ep)?.networkId, plan.network, `driver's record of ${ep}`)
+    assert.equal(viewed.get(ep)?.ifname, srcName, `driver's link name of ${ep}`)
+    const link = env.links.links.get(srcName as string)
+    assert.equal(link?.kind, 'ipvlan', `the link of ${ep} is live`)
+    assert.equal(link?.parent, plan.parent, `the link of ${ep} hangs off its network's parent`)
+  }
+  assert.equal(srcNames.size, total, 'every Join got its own link')
+  const live = [...env.links.links.values()].filter((l) => l.kind === 'ipvlan').map((l) => l.name)
+  assert.deepEqual(live.sort(), [...srcNames].sort(), 'exactly the joined links are live')
+  assert.equal(env.links.created.ipvlan, total, 'one ipvlan link created per Join, no more')
+}
+
+/** Phase 2: Leave then DeleteEndpoint for every endpoint, all at once; no endpoint is left. */
+async function leaveAndDeleteAll(env: Env, plans: Plan[]): Promise<void> {
+  const total = plans.reduce((n, plan) => n + plan.endpoints.length, 0)
+  env.requests.max = 0
+  const results = await Promise.all(
+    plans.flatMap((plan) =>
+      plan.endpoints.map(async (ep): Promise<[string, Reply][]> => {
+        const ids = { NetworkID: plan.network, EndpointID: ep }
+        const left = await env.post('Leave', ids)
+        return [
+          [`Leave ${ep}`, left],
+          [`DeleteEndpoint ${ep}`, await env.post('DeleteEndpoint', ids)],
+        ]
+      })
+    )
+  )
+  assert.equal(env.requests.max, total, `all ${total} endpoints had a request in flight at once`)
+  assert.equal(assertAllOk(results.flat()), 2 * total)
+  assert.deepEqual(
+    [...env.links.links.values()].filter((l) => l.kind === 'ipvlan').map((l) => l.name),
+    [],
+    'no endpoint link left'
+  )
+  assert.equal(env.store.endpoints.size, 0, 'no endpoint record left in the store')
+  assert.deepEqual(env.driver.endpoints(), [], 'no endpoint left in the driver')
+  assert.equal(env.driver.networks().length, plans.length, 'the networks are still there')
+}
+
+/** After the networks are deleted: the kernel is as it was, the store and the driver empty. */
+function assertNothingLeft(env: Env): void {
+  assert.deepEqual([...env.links.links.keys()].sort(), [...env.existing].sort(), 'kernel')
+  assert.deepEqual(env.links.owned(), [], 'no link of ours')
+  assert.equal(env.store.networks.size, 0, 'no network record in the store')
+  assert.equal(env.store.endpoints.size, 0, 'no endpoint record in the store')
+  assert.deepEqual(env.driver.networks(), [])
+  assert.deepEqual(env.driver.endpoints(), [])
+  assert.deepEqual(env.links.duplicateAdds, [], 'no link name was added while live')
 }
 
 describe('concurrent requests', () => {
-  test('100 endpoint lifecycles at once on one network: no error, distinct links, nothing left', async () => {
+  test('100 endpoints of one network created and joined at once, then left and deleted at once: every record kept, no duplicate link, nothing left', async () => {
     const env = await setup(['eth0'])
-    const net = id('conc-one')
-    await createNetwork(env, net, 'eth0')
-    const eps = endpointIds('conc-one-ep', 100, net, env)
-    assert.equal(new Set(eps.map(endpointLinkName)).size, 100, 'test ids give distinct names')
+    const plan: Plan = {
+      network: id('conc-one'),
+      parent: 'eth0',
+      endpoints: endpointIds('conc-one-ep', 100),
+    }
+    await createNetwork(env, plan.network, 'eth0')
 
+    await createAndJoinAll(env, [plan])
+    await leaveAndDeleteAll(env, [plan])
+
+    assert.deepEqual(await env.post('DeleteNetwork', { NetworkID: plan.network }), {
+      status: 200,
+      body: {},
+    })
+    assertNothingLeft(env)
+  })
+
+  test('100 whole endpoint lifecycles at once on one network: no error, distinct links, nothing left', async () => {
+    const env = await setup(['eth0'])
+    const net = id('conc-life')
+    await createNetwork(env, net, 'eth0')
+    const eps = endpointIds('conc-life-ep', 100)
+
+    env.requests.max = 0
     const results = await Promise.all(eps.map((ep, i) => lifecycle(env, net, ep, i)))
 
-    for (const [i, result] of results.entries()) {
-      for (const [method, reply] of result.replies) {
-        assert.equal(reply.status, 200, `lifecycle ${i} ${method}: ${JSON.stringify(reply.body)}`)
-        assert.ok(!('Err' in reply.body))
-      }
-    }
+    assert.equal(env.requests.max, 100, 'all 100 lifecycles had a request in flight at once')
+    assert.equal(
+      assertAllOk(
+        results.flatMap((r, i) =>
+          r.replies.map(([method, reply]): [string, Reply] => [`lifecycle ${i} ${method}`, reply])
+        )
+      ),
+      400
+    )
     const srcNames = results.map((r) => r.srcName)
     assert.ok(srcNames.every((name) => typeof name === 'string'))
     assert.equal(new Set(srcNames).size, 100, 'every Join got its own link')
+    assert.equal(env.links.created.ipvlan, 100, 'one ipvlan link created per Join, no more')
+    assert.deepEqual(env.links.duplicateAdds, [], 'no link name was added while live')
     assert.deepEqual([...env.links.links.keys()], ['eth0'], 'only the parent is left')
     assert.deepEqual(env.driver.endpoints(), [])
     assert.equal(env.store.endpoints.size, 0, 'no endpoint record left')
     assert.equal(env.driver.networks().length, 1)
-    assert.equal(env.links.calls.filter((c) => c.method === 'addIpvlan').length, 100)
-    assert.equal(env.links.maxPerNetwork.get(net), 1, 'one link call at a time per network')
+
+    assert.equal((await env.post('DeleteNetwork', { NetworkID: net })).status, 200)
+    assertNothingLeft(env)
   })
 
-  test('two networks: calls of one network never overlap, calls of different networks do', async () => {
+  test('three networks (two existing parents, one dummy) created, filled, emptied and deleted at once: every record kept, no duplicate link, nothing left', async () => {
     const env = await setup(['eth0', 'eth1'])
-    const netA = id('conc-two-a')
-    const netB = id('conc-two-b')
-    await createNetwork(env, netA, 'eth0')
-    await createNetwork(env, netB, 'eth1')
-    const epsA = endpointIds('conc-two-a-ep', 50, netA, env)
-    const epsB = endpointIds('conc-two-b-ep', 50, netB, env)
+    const [netA, netB, netC] = [id('conc-multi-a'), id('conc-multi-b'), id('conc-multi-c')]
 
-    const results = await Promise.all([
-      ...epsA.map((ep, i) => lifecycle(env, netA, ep, i)),
-      ...epsB.map((ep, i) => lifecycle(env, netB, ep, i)),
+    env.requests.max = 0
+    await Promise.all([
+      createNetwork(env, netA, 'eth0'),
+      createNetwork(env, netB, 'eth1'),
+      createNetwork(env, netC), // no parent option: the driver makes a dummy parent
     ])
+    assert.equal(env.requests.max, 3, 'the three CreateNetwork were in flight at once')
+    assert.equal(env.driver.networks().length, 3)
+    assert.equal(env.store.networks.size, 3)
+    const made = [...env.links.links.values()].filter((l) => !env.existing.includes(l.name))
+    assert.deepEqual(
+      made.map((l) => l.kind),
+      ['dummy'],
+      'one link made: the dummy parent'
+    )
+    assert.deepEqual(env.links.duplicateAdds, [], 'no probe or parent name added while live')
 
-    for (const result of results)
-      for (const [method, reply] of result.replies)
-        assert.equal(reply.status, 200, `${method}: ${JSON.stringify(reply.body)}`)
-    assert.equal(new Set(results.map((r) => r.srcName)).size, 100)
-    assert.equal(env.links.maxPerNetwork.get(netA), 1, 'network A serialised')
-    assert.equal(env.links.maxPerNetwork.get(netB), 1, 'network B serialised')
-    assert.ok(env.links.maxGlobal >= 2, `networks ran in parallel (max ${env.links.maxGlobal})`)
-    assert.deepEqual([...env.links.links.keys()].sort(), ['eth0', 'eth1'])
-    assert.equal(env.store.endpoints.size, 0)
+    const plans: Plan[] = [
+      { network: netA, parent: 'eth0', endpoints: endpointIds('conc-multi-a-ep', 40) },
+      { network: netB, parent: 'eth1', endpoints: endpointIds('conc-multi-b-ep', 40) },
+      { network: netC, parent: made[0]?.name ?? '', endpoints: endpointIds('conc-multi-c-ep', 40) },
+    ]
+    assert.equal(new Set(plans.flatMap((p) => p.endpoints)).size, 120, 'distinct endpoint ids')
+
+    await createAndJoinAll(env, plans)
+    await leaveAndDeleteAll(env, plans)
+
+    env.requests.max = 0
+    const deleted = await Promise.all(
+      plans.map(async (p): Promise<[string, Reply]> => [
+        `DeleteNetwork ${p.network}`,
+        await env.post('DeleteNetwork', { NetworkID: p.network }),
+      ])
+    )
+    assert.equal(env.requests.max, 3, 'the three DeleteNetwork were in flight at once')
+    assert.equal(assertAllOk(deleted), 3)
+    assertNothingLeft(env)
+    // Link calls of different networks overlapped at least once, or the run proved little.
+    assert.ok(env.links.maxInFlight > 1, `link calls overlapped (max ${env.links.maxInFlight})`)
   })
 
   for (const parent of ['eth0', 'eth0.10']) {
