@@ -13,6 +13,10 @@ export function call(socketPath: string, method: string, body?: unknown): Promis
     const req = request(
       {
         socketPath,
+        // A connection per request, as a test must not race the server's keep-alive close: Node
+        // 20's global agent reuses idle sockets, and one the server closes (5 s idle) at the moment
+        // of reuse fails the write with EPIPE (seen with 100 requests in flight under emulation).
+        agent: false,
         path: `/${method}`,
         method: 'POST',
         headers: {
