@@ -7,11 +7,15 @@
 #           both run by bench/lab.ts
 #
 # Builds dist/ and the bundle first, boots its own lab VM (BENCH_VM, default "bench", on a fresh
-# disk) and stops it at the end. Prints a markdown table and writes bench/results/<date>.json.
-# Every figure is a ratio to a baseline measured in the same run, interleaved pair by pair.
+# disk) and stops it at the end. Every figure is a ratio to a baseline measured in the same run,
+# interleaved pair by pair. Writes the raw results to results/bench-<date>.json and, when the run
+# is complete, results/bench-latest.json, then renders from it (bench/render.ts) the table in
+# bench/README.md and the summary in README.md. Commit results/ with the READMEs.
 #
 # Env: BENCH_VM (bench), BENCH_QUICK=1 (few pairs: checks the plumbing, numbers not meaningful),
-#      BENCH_SKIP_LAB=1 (host part only), BENCH_DOCKER_PAIRS (20), BENCH_DRIVER_PAIRS (60).
+#      BENCH_SKIP_LAB=1 (host part only), BENCH_DOCKER_PAIRS (20), BENCH_DRIVER_PAIRS (60),
+#      BENCH_RESULTS_DIR (results/; with BENCH_QUICK=1 .cache/bench-quick/). Outside results/,
+#      the READMEs are not touched: copies of them in that directory are rendered instead.
 # Needs root (network namespaces, qemu, dockerd in the VM).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,7 +23,16 @@ REPO=$(pwd -P)
 VM_NAME=${BENCH_VM:-bench}
 VM=(scripts/lab/vm.sh)
 STAMP=$(date -u +%Y-%m-%dT%H-%M-%SZ)
-PARTS="$REPO/bench/results/.parts/$STAMP"
+PARTS="$REPO/.cache/bench-parts/$STAMP"
+PUBLISHED="$REPO/results"
+if [[ "${BENCH_QUICK:-0}" = 1 ]]; then
+  RESULTS_DIR=${BENCH_RESULTS_DIR:-$REPO/.cache/bench-quick}
+else
+  RESULTS_DIR=${BENCH_RESULTS_DIR:-$PUBLISHED}
+fi
+mkdir -p "$RESULTS_DIR"
+RESULTS_DIR=$(cd "$RESULTS_DIR" && pwd -P)
+RESULT="$RESULTS_DIR/bench-$STAMP.json"
 DISK="$REPO/.cache/lab/$VM_NAME-disk.img"
 SECONDS=0
 
@@ -73,12 +86,30 @@ else
   LAB_PARTS=()
 fi
 
-# The report embeds every part: the part files are only kept when something failed.
-if node --import tsx bench/report.ts --out "bench/results/$STAMP.json" --command "npm run bench" \
-  --env "$ENV_START; at end: $(machine)" --duration-s "$SECONDS" "$PARTS/host.json" "${LAB_PARTS[@]}"; then
+# The report embeds every part: the part files are only kept when something failed. Only a
+# complete run becomes bench-latest.json, the file the tables are rendered from.
+LATEST=()
+((failed)) || LATEST=(--latest "$RESULTS_DIR/bench-latest.json")
+if node --import tsx bench/report.ts --out "$RESULT" "${LATEST[@]}" --command "npm run bench" \
+  --quick "${BENCH_QUICK:-0}" --env "$ENV_START; at end: $(machine)" --duration-s "$SECONDS" \
+  "$PARTS/host.json" "${LAB_PARTS[@]}"; then
   ((failed)) || rm -rf "$PARTS"
 else
   failed=1
 fi
-say "wrote bench/results/$STAMP.json in ${SECONDS}s"
-exit "$failed"
+say "wrote $RESULT in ${SECONDS}s"
+
+if ((failed)); then
+  say "the run failed: bench-latest.json and the READMEs are left as they were (parts: $PARTS)"
+  exit 1
+fi
+if [[ "$RESULTS_DIR" = "$PUBLISHED" ]]; then
+  node --import tsx bench/render.ts --only bench
+  say "rendered README.md and bench/README.md from results/bench-latest.json: commit results/ with them"
+else
+  cp README.md "$RESULTS_DIR/README.md"
+  cp bench/README.md "$RESULTS_DIR/bench-README.md"
+  node --import tsx bench/render.ts --only bench --results "$RESULTS_DIR" \
+    --readme "$RESULTS_DIR/README.md" --bench-readme "$RESULTS_DIR/bench-README.md"
+  say "scratch results in $RESULTS_DIR: rendered copies README.md and bench-README.md there (the repo's READMEs untouched)"
+fi

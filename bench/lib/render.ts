@@ -1,0 +1,221 @@
+/**
+ * Markdown from the raw results in results/: the benchmark tables (bench/README.md and README's
+ * summary) and README's parity table. Every figure comes from the raw file; nothing is typed in.
+ */
+import type { BenchResults, ParityOutcome, ParityResults, ParityScenarioResult } from './records.ts'
+import type { Row } from './result.ts'
+import { x } from './result.ts'
+
+export const RENDER_COMMAND = 'node --import tsx bench/render.ts'
+
+const cell = (text: string | undefined): string =>
+  (text ?? '').replace(/\|/g, '\\|').replace(/\s+/g, ' ').trim()
+const met = (row: Row): string => (row.met === undefined ? '' : row.met ? 'yes' : '**NO**')
+const when = (iso: string): string => `${iso.slice(0, 16).replace('T', ' ')} UTC`
+const duration = (seconds: number): string =>
+  Number.isFinite(seconds) ? `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s` : '?'
+const ratioCell = (row: Row): string => (row.ratio ? x(row.ratio.median) : cell(row.value))
+/** A summary row: every figure that is not marked "(info)". */
+const headline = (row: Row): boolean => !/\(info\)\s*$/.test(row.title)
+
+/** `link(path)` is the results file's address relative to the file being rendered. */
+export type Link = (file: string) => string
+
+function targetsLine(rows: Row[]): string {
+  const targets = rows.filter((row) => row.met !== undefined)
+  const failed = targets.filter((row) => row.met === false)
+  return (
+    `Targets met: ${targets.length - failed.length}/${targets.length}` +
+    (failed.length ? ` (missed: ${failed.map((row) => row.id).join(', ')})` : '')
+  )
+}
+
+function problems(results: BenchResults): string[] {
+  return [
+    ...results.missing.map((file) => `- MISSING part: ${file} (that part failed or did not run)`),
+    ...results.parts.flatMap((part) => {
+      const failures = part.raw['failures']
+      return Array.isArray(failures)
+        ? failures.map((f) => `- FAILED in ${part.part}: ${cell(String(f))}`)
+        : []
+    }),
+  ]
+}
+
+function benchProvenance(results: BenchResults, link: Link): string[] {
+  const file = results.file
+  return [
+    `Last run: ${when(results.date)}, \`${results.command}\` (${duration(results.durationS)}). ` +
+      `Raw results: [results/${file}](${link(file)}); tables rendered from it by \`${RENDER_COMMAND}\`.`,
+    ...(results.quick
+      ? [
+          '',
+          '**BENCH_QUICK=1: a check of the plumbing with a few pairs; the numbers mean nothing.**',
+        ]
+      : []),
+    ...(results.environment ? ['', `Machine: ${cell(results.environment)}.`] : []),
+  ]
+}
+
+/** bench/README.md's "Last run": every row, the notes, the failures. */
+export function benchFull(results: BenchResults, link: Link): string {
+  const rows = results.rows
+  return [
+    ...benchProvenance(results, link),
+    '',
+    '| # | figure | ours (median) | baseline (median, same run) | ratio median | p10–p90 | min–max | n | target | met |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((row) => {
+      const r = row.ratio
+      return `| ${row.id} | ${cell(row.title)} | ${cell(row.subject)} | ${cell(row.baseline)} | ${ratioCell(
+        row
+      )} | ${r ? `${x(r.p10)}–${x(r.p90)}` : ''} | ${r ? `${x(r.min)}–${x(r.max)}` : ''} | ${
+        r ? r.n : ''
+      } | ${cell(row.target)} | ${met(row)} |`
+    }),
+    '',
+    ...rows
+      .filter((row) => row.note)
+      .map(
+        (row) =>
+          `- ${row.id}: ${cell(row.note)}${row.ratio && row.value ? ` (${cell(row.value)})` : ''}`
+      ),
+    ...problems(results),
+    '',
+    targetsLine(rows),
+  ].join('\n')
+}
+
+/** README's summary: the figures not marked "(info)", with their ratios and targets. */
+export function benchSummary(results: BenchResults, link: Link): string {
+  const rows = results.rows.filter(headline)
+  const byId = (id: string): Row | undefined => results.rows.find((row) => row.id === id)
+  const single = byId('4b')
+  return [
+    ...benchProvenance(results, link),
+    '',
+    'Full table (p10–p90, min–max, n, notes): [bench/README.md](bench/README.md).',
+    '',
+    '| # | figure | ours (median) | baseline (median, same run) | ratio (median) | target | met |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (row) =>
+        `| ${row.id} | ${cell(row.title)} | ${cell(row.subject)} | ${cell(row.baseline)} | ${ratioCell(
+          row
+        )}${!row.ratio || !row.value ? '' : `, ${cell(row.value)}`} | ${cell(row.target)} | ${met(row)} |`
+    ),
+    ...(problems(results).length ? ['', ...problems(results)] : []),
+    '',
+    targetsLine(results.rows) + '.',
+    ...(single
+      ? [
+          '',
+          'Requests on one network are serialised by design (the reliability issue asks for it). ' +
+            `Measured in the same run: ${cell(single.subject)} against ${cell(single.baseline)}, ` +
+            `${ratioCell(single)} (4b).`,
+        ]
+      : []),
+  ].join('\n')
+}
+
+export function benchNone(): string {
+  return (
+    'No run recorded yet: `npm run bench` measures every figure, keeps the raw results in ' +
+    '`results/bench-<date>.json` (and `results/bench-latest.json`) and renders this table from them.'
+  )
+}
+
+const outcome = (o: ParityOutcome, expected: string | undefined): string =>
+  o.ok
+    ? expected
+      ? 'pass (expected to fail)'
+      : 'pass'
+    : expected
+      ? `FAIL (expected ${expected})`
+      : 'FAIL'
+
+const shortError = (text: string | undefined): string => {
+  const one = cell(text)
+  return one.length > 240 ? `${one.slice(0, 240)}…` : one
+}
+
+/** README's parity table of one run (one engine). */
+export function parityRun(results: ParityResults, file: string, link: Link): string {
+  const all = results.scenarios
+  const total = all.length
+  const passed = (side: 'builtin' | 'plugin'): number => all.filter((s) => s[side].ok).length
+  const expected = all.filter((s) => s.expectedFailure)
+  const on = `on Docker ${results.engine}`
+  const expectedOn = (s: ParityScenarioResult): string | undefined =>
+    s.expectedFailure
+      ? s.expectedFailureBelow === undefined
+        ? on
+        : `on Docker < ${s.expectedFailureBelow}`
+      : undefined
+  const failures = all.flatMap((s) => [
+    ...(s.builtin.ok ? [] : [`- built-in, ${s.name}: ${shortError(s.builtin.error)}`]),
+    ...(s.plugin.ok
+      ? []
+      : [
+          `- plugin, ${s.name}: ${shortError(s.plugin.error)}` +
+            (s.expectedFailure
+              ? ` (expected ${expectedOn(s) ?? ''}: ${cell(s.expectedFailureReason)})`
+              : ''),
+        ]),
+  ])
+  return [
+    `Docker ${results.engine} in the lab VM (kernel ${results.kernel}), ${when(results.date)}, ` +
+      `\`${results.command}\` (${duration(results.durationS)}). ` +
+      `Raw results: [results/${file}](${link(file)}); table rendered from it by \`${RENDER_COMMAND}\`.`,
+    ...(results.subset !== null
+      ? [
+          '',
+          `**A subset (LAB_SCENARIOS=\`${results.subset}\`): ${total} of the ${results.declared} scenarios.**`,
+        ]
+      : []),
+    '',
+    `The plugin passed ${passed('plugin')} of ${total} scenarios, the built-in driver ${passed('builtin')}; ` +
+      `expected failures ${on}, declared in \`test/lab/scenarios.ts\`: ${expected.length}` +
+      (expected.length ? ` (${expected.map((s) => s.name).join('; ')})` : '') +
+      '.',
+    '',
+    '| scenario | origin | built-in ipvlan | ipvlan-lan plugin |',
+    '| --- | --- | --- | --- |',
+    ...all.map(
+      (s) =>
+        `| ${cell(s.name)} | ${s.origin} | ${outcome(s.builtin, expectedOn(s))} | ${outcome(s.plugin, expectedOn(s))} |`
+    ),
+    ...(failures.length ? ['', 'Failures (first line of each error):', '', ...failures] : []),
+  ].join('\n')
+}
+
+export function parityNone(): string {
+  return (
+    'No parity run recorded yet: `scripts/lab/parity.sh` runs the suite in the lab VM, keeps the ' +
+    'raw results in `results/parity-docker-<engine>.json` and renders this table from them.'
+  )
+}
+
+/** Replaces what lies between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in `text`. */
+export function replaceSection(text: string, name: string, content: string): string {
+  const begin = `<!-- ${name}:begin -->`
+  const end = `<!-- ${name}:end -->`
+  const from = text.indexOf(begin)
+  const to = text.indexOf(end)
+  if (from < 0 || to < from || text.indexOf(begin, from + 1) >= 0) {
+    throw new Error(`expected exactly one ${begin} … ${end} section`)
+  }
+  const note = `<!-- generated by \`${RENDER_COMMAND}\` from results/: do not edit by hand -->`
+  return `${text.slice(0, from)}${begin}\n${note}\n\n${content}\n\n${text.slice(to)}`
+}
+
+/** "20.10.24" < "28.0.1", numerically per segment. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.-]/).map((part) => Number(part))
+  const pb = b.split(/[.-]/).map((part) => Number(part))
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0)
+    if (Number.isFinite(d) && d !== 0) return d
+  }
+  return a.localeCompare(b)
+}
