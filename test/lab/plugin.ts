@@ -10,15 +10,36 @@ export const REGISTRY = '127.0.0.1:5000'
 /** The name users would install: pushed to a registry on loopback, then `docker plugin install`ed. */
 export const REGISTRY_PLUGIN = 'localhost:5000/ipvlan-lan:latest'
 
-/** `docker plugin create` + `enable` from the bundle that `make plugin` built. */
-export async function createFromBundle(name: string): Promise<void> {
+/** `docker plugin create` + `enable` (unless `enable` is false) from the bundle `make plugin` built. */
+export async function createFromBundle(name: string, andEnable = true): Promise<void> {
   await docker('plugin', 'rm', '-f', name)
   // One bulk copy to local disk first: docker's small reads over the lab's 9p share are slow.
   const staged = mkdtempSync('/tmp/ipvlan-lan-bundle-')
-  await run('cp', ['-a', `${BUNDLE}/.`, staged])
+  const copied = await run('cp', ['-a', `${BUNDLE}/.`, staged])
+  if (copied.code !== 0) throw new Error(`staging ${BUNDLE}: ${copied.output}`)
   await dockerOk('plugin', 'create', name, staged)
   await run('rm', ['-rf', staged])
-  await dockerOk('plugin', 'enable', name)
+  if (andEnable) await enable(name)
+}
+
+/**
+ * Docker gives a starting plugin about 12 s to listen on its socket (3 dial retries), then stops
+ * it and fails the enable ("dial unix …: connect: no such file or directory"). Under emulation on
+ * a loaded host node can take longer than that to start, so a failure of that kind is retried;
+ * any other error is thrown at once.
+ */
+export async function enable(name: string, attempts = 4): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await docker('plugin', 'enable', name)
+    if (result.code === 0 || (await pluginEnabled(name))) return
+    const slowStart = /dial unix .*(no such file or directory|connection refused)/.test(
+      result.output
+    )
+    if (!slowStart || attempt >= attempts) {
+      throw new Error(`docker plugin enable ${name} failed (${result.code}): ${result.output}`)
+    }
+    console.log(`# ${name} did not listen in Docker's start window; enabling again (${attempt})`)
+  }
 }
 
 /** Debian's docker-registry on loopback, so push/install run the way users install plugins. */
@@ -62,7 +83,14 @@ export async function ensureInstalled(): Promise<void> {
   await dockerOk('plugin', 'disable', REGISTRY_PLUGIN)
   await dockerOk('plugin', 'push', REGISTRY_PLUGIN)
   await dockerOk('plugin', 'rm', '-f', REGISTRY_PLUGIN)
-  await dockerOk('plugin', 'install', '--grant-all-permissions', REGISTRY_PLUGIN)
+  const installed = await docker('plugin', 'install', '--grant-all-permissions', REGISTRY_PLUGIN)
+  if (installed.code === 0) return
+  // Installed, but its enable missed Docker's start window: enable it again (see enable).
+  if ((await docker('plugin', 'inspect', REGISTRY_PLUGIN)).code !== 0) {
+    throw new Error(`docker plugin install ${REGISTRY_PLUGIN} failed: ${installed.output}`)
+  }
+  console.log(`# docker plugin install: ${installed.output}`)
+  await enable(REGISTRY_PLUGIN)
 }
 
 /** Where the installed plugin keeps its state on the host (its propagated mount). */
