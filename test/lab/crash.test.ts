@@ -175,21 +175,24 @@ describe('crash safety', { timeout: 40 * 60_000 }, () => {
       // that window is disabled by Docker itself (moby plugin manager pluginPostStart), whatever
       // the plugin does. So the next kill waits until the restarted plugin is serving.
       await waitFor(
-        'the plugin to be restarted',
+        'the plugin to be restarted and serving',
         async () => {
-          if ((await pluginPids()).some((pid) => !killed.includes(pid))) return true
           // Docker gives a restarted plugin ~10 s to listen, then disables it; under emulation a
-          // start can take longer. That is Docker's timeout, not a plugin failure: re-enable it,
-          // as an operator would, and count it.
+          // start can take longer, also after its new process is up. That is Docker's timeout,
+          // not a plugin failure: re-enable it, as an operator would, and count it.
           if (!(await pluginEnabled(NAME))) {
             disabledByDocker++
             await docker('plugin', 'enable', NAME)
+            return false
           }
-          return false
+          if (!(await pluginPids()).some((pid) => !killed.includes(pid))) return false
+          return waitForSocket(pluginSocket, 5_000).then(
+            () => true,
+            () => false
+          )
         },
         180_000
       )
-      await waitForSocket(pluginSocket, 180_000)
       await new Promise((resolve) => setTimeout(resolve, 12_000))
     })
     t.diagnostic(
