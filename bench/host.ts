@@ -148,13 +148,6 @@ function contributors(root: string): Entry[] {
   each(join(root, 'usr', 'bin'), 1)
   each(join(root, 'usr', 'sbin'), 1)
   for (const lib of ['lib', 'lib64', 'usr/lib', 'usr/lib64']) each(join(root, lib), 3)
-  const modules = join(root, 'opt', 'ipvlan-lan', 'node_modules')
-  if (existsSync(modules)) {
-    for (const name of readdirSync(modules)) {
-      if (name.startsWith('@')) each(join(modules, name), 1)
-      else add(join(modules, name))
-    }
-  }
   add(join(root, 'opt', 'ipvlan-lan', 'dist'))
   add(join(root, 'etc'))
   return entries.sort((a, b) => b.bytes - a.bytes)
@@ -172,7 +165,6 @@ function rootfs(rows: Row[], raw: Record<string, unknown>): void {
   const groups = {
     node,
     libs: group((path) => /^\/(usr\/)?lib(64)?\//.test(path)),
-    nodeModules: group((path) => path.includes('/node_modules/')),
     iproute2: group((path) => path.startsWith('/usr/sbin/')),
     dist: group((path) => path.endsWith('/dist')),
   }
@@ -184,7 +176,7 @@ function rootfs(rows: Row[], raw: Record<string, unknown>): void {
     baseline: `node binary ${bytes(node)}`,
     value: x(total / node),
     note:
-      `node ${bytes(groups.node)}, libs ${bytes(groups.libs)}, node_modules ${bytes(groups.nodeModules)}, ` +
+      `node ${bytes(groups.node)}, libs ${bytes(groups.libs)}, ` +
       `ip+bridge ${bytes(groups.iproute2)}, dist ${bytes(groups.dist)}; biggest: ` +
       parts.slice(1, 7).map(share).join(', '),
   })

@@ -5,13 +5,15 @@
 #   /usr/sbin/ip, /usr/sbin/bridge    iproute2 (found on PATH as `ip`; Docker's PATH includes /usr/sbin)
 #   /lib/..., /lib64/ld-linux-*.so.*  every shared library `ldd` lists for those three, and the loader
 #   /etc/iproute2/                    the data files `ip` reads (rt_tables, rt_protos, group, ...)
-#   /opt/ipvlan-lan/                  package.json, the compiled dist/ and production-only node_modules
+#   /opt/ipvlan-lan/                  package.json and dist/main.js, the plugin and its dependencies
+#                                     bundled into one file (scripts/bundle.sh): no node_modules
 #   /run/docker/plugins /state /tmp /etc /proc /sys /dev   empty directories
 #
 # No shell and no busybox: the entrypoint runs node directly (plugin/config.json).
 # Idempotent and deterministic: the output is removed and rebuilt; owners are root and every mtime is
 # SOURCE_DATE_EPOCH (default: the last commit's time), so the layer Docker computes is the same for
-# the same inputs. Runs `npm ci` / `npm run build` first when node_modules or dist/ is missing or stale.
+# the same inputs. Runs `npm ci` / `npm run build` first when node_modules or dist/main.js is missing
+# or stale.
 #
 # Env: ROOTFS_DIR (default plugin/rootfs), SOURCE_DATE_EPOCH, ROOTFS_SMOKE=0 to skip the smoke run
 #      (by default, as root, node starts the plugin from the rootfs in a chroot + throwaway netns).
@@ -38,7 +40,7 @@ if [[ ! -f "$stamp" || package-lock.json -nt "$stamp" ]]; then
   npm ci --no-audit --no-fund >&2
 fi
 if [[ ! -f dist/main.js ]] ||
-  [[ -n "$(find src tsconfig.json tsconfig.build.json package.json -newer dist/main.js -print -quit)" ]]; then
+  [[ -n "$(find src scripts/bundle.sh package.json package-lock.json -newer dist/main.js -print -quit)" ]]; then
   log "dist/ missing or stale: npm run build"
   npm run --silent build >&2
 fi
@@ -85,25 +87,15 @@ if [[ -d /etc/iproute2 ]]; then
 fi
 
 # --- the application ----------------------------------------------------------------------------
-# Production-only node_modules, offline: prune a copy of the installed tree. --omit=optional drops
-# typescript, which npm keeps otherwise as an optional peer of valibot ("devOptional").
-cp package.json package-lock.json "$STAGE/"
-cp -a node_modules "$STAGE/node_modules"
-(cd "$STAGE" && npm prune --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --offline >&2)
-rm -rf "$STAGE/node_modules/.bin" "$STAGE/node_modules/.package-lock.json" "$STAGE/node_modules/.cache"
-# Type declarations and source maps are never loaded at run time.
-find "$STAGE/node_modules" -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete
-find "$STAGE/node_modules" -depth -type d -empty -delete
-
-mkdir -p "$OUT$APP"
-cp -a "$STAGE/node_modules" "$OUT$APP/node_modules"
-cp -a dist "$OUT$APP/dist"
-find "$OUT$APP/dist" -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.tsbuildinfo' \) -delete
+# One file (scripts/bundle.sh): nothing under node_modules is loaded at run time.
+mkdir -p "$OUT$APP/dist"
+cp dist/main.js "$OUT$APP/dist/main.js"
 # "type": "module" makes node load dist/*.js as ES modules.
 node -e '
   const p = require(process.argv[1]);
+  // The dependencies are listed for provenance only: they are bundled into dist/main.js.
   const out = { name: p.name, version: p.version, private: true, type: p.type, license: p.license,
-    main: "dist/main.js", dependencies: p.dependencies };
+    main: "dist/main.js", bundled: p.dependencies };
   process.stdout.write(JSON.stringify(out, null, 2) + "\n");
 ' "$REPO_ROOT/package.json" >"$OUT$APP/package.json"
 
@@ -150,5 +142,5 @@ find "$OUT" -exec touch -h -d "@$EPOCH" {} +
 
 rm -rf "$STAGE"
 log "built $OUT ($(du -sh "$OUT" | cut -f1)):"
-du -sh "$OUT/usr/bin/node" "$OUT/usr/sbin" "$OUT/lib" "$OUT/lib64" "$OUT$APP/node_modules" "$OUT$APP/dist" "$OUT/etc" 2>/dev/null |
+du -sh "$OUT/usr/bin/node" "$OUT/usr/sbin" "$OUT/lib" "$OUT/lib64" "$OUT$APP/dist" "$OUT/etc" 2>/dev/null |
   sed "s|$OUT||" >&2

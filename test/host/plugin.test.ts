@@ -189,6 +189,13 @@ test('managed plugin on the host engine', { skip: skipReason(), timeout: 600_000
     for (const path of ['usr/bin/node', 'usr/sbin/ip', 'opt/ipvlan-lan/dist/main.js']) {
       assert.ok(existsSync(join(rootfs, path)), `rootfs lacks /${path}`)
     }
+    // The plugin is one bundled file (scripts/bundle.sh), so it listens inside Docker's start window.
+    assert.deepEqual(await readdir(join(rootfs, 'opt/ipvlan-lan/dist')), ['main.js'])
+    await assert.rejects(
+      lstat(join(rootfs, 'opt/ipvlan-lan/node_modules')),
+      { code: 'ENOENT' },
+      'node_modules in the rootfs: the bundle should hold every dependency'
+    )
     for (const dir of ['run/docker/plugins', 'state', 'tmp', 'proc', 'sys', 'dev', 'etc']) {
       assert.ok((await stat(join(rootfs, dir))).isDirectory(), `rootfs lacks /${dir}/`)
     }
