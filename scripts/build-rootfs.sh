@@ -40,7 +40,7 @@ if [[ ! -f "$stamp" || package-lock.json -nt "$stamp" ]]; then
   npm ci --no-audit --no-fund >&2
 fi
 if [[ ! -f dist/main.js ]] ||
-  [[ -n "$(find src scripts/bundle.sh package.json package-lock.json -newer dist/main.js -print -quit)" ]]; then
+  [[ -n "$(find src scripts/bundle.sh tsconfig.json package.json package-lock.json -newer dist/main.js -print -quit)" ]]; then
   log "dist/ missing or stale: npm run build"
   npm run --silent build >&2
 fi

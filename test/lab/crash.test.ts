@@ -30,7 +30,7 @@ const MASTER = 'crm0'
 const NET = 'crash-net'
 // 5 cycles a lane: under emulation one `docker run` + `rm` takes 10-30 s and every kill costs a
 // restart of 20-90 s, so this is enough for every kill to land while starts are in flight and keeps
-// the file near 10 minutes (24 cycles and 4 plugin kills: 17 min). CRASH_CYCLES=N for a longer run.
+// the two kill tests near 12 minutes (24 cycles and 4 plugin kills: 17 min). CRASH_CYCLES=N for more.
 const CYCLES = Number(process.env['CRASH_CYCLES'] ?? 15)
 const WORKERS = 3
 const ANCHORS = ['crash-x1', 'crash-x2', 'crash-x3']
