@@ -1,6 +1,6 @@
 import { execa } from 'execa'
 import { spawn } from 'node:child_process'
-import { appendFileSync, openSync } from 'node:fs'
+import { appendFileSync, openSync, readFileSync, statSync } from 'node:fs'
 
 /** Helpers for the lab tier: a real dockerd and kernel (inside the lab VM, or any Docker host). */
 
@@ -128,8 +128,25 @@ export async function waitFor(
 
 export const DOCKERD_LOG = process.env['LAB_DOCKERD_LOG'] ?? '/var/log/dockerd.log'
 
-/** Stops dockerd with `signal` and starts it again the way the lab started it. */
+/** Names of the managed plugins Docker reports enabled. */
+async function enabledPlugins(): Promise<string[]> {
+  const listed = await docker('plugin', 'ls', '--format', '{{.Name}} {{.Enabled}}')
+  if (listed.code !== 0) throw new Error(`docker plugin ls: ${listed.output}`)
+  return listed.stdout
+    .split('\n')
+    .filter((line) => line.endsWith(' true'))
+    .map((line) => line.slice(0, -' true'.length))
+}
+
+/**
+ * Stops dockerd with `signal` and starts it again the way the lab started it; returns once
+ * dockerd answers and (after SIGTERM) every plugin enabled before is enabled again. A restart on the emulated VM
+ * takes 25-110 s (dockerd restores containers first); a failure carries dockerd's own log.
+ */
 export async function restartDockerd(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+  // After a graceful stop every enabled plugin must come back. After a SIGKILL containerd may
+  // still hold the plugin's task and Docker then disables it: the crash test handles that itself.
+  const plugins = signal === 'SIGTERM' ? await enabledPlugins() : []
   const pid = (await run('pidof', ['dockerd'])).stdout.split(/\s+/)[0]
   if (pid) {
     process.kill(Number(pid), signal)
@@ -139,12 +156,44 @@ export async function restartDockerd(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'):
       60_000
     )
   }
+  const offset = statSync(DOCKERD_LOG, { throwIfNoEntry: false })?.size ?? 0
+  // What dockerd said since this restart is the only clue a CI log keeps: put it in the failure.
+  const said = (filter: RegExp = /./): string =>
+    readFileSync(DOCKERD_LOG, 'utf8')
+      .slice(offset)
+      .split('\n')
+      .filter((line) => filter.test(line))
+      .slice(-40)
+      .join('\n')
   startDockerd()
-  await waitFor(
-    'dockerd to answer',
-    async () => (await docker('info', '--format', '{{.ID}}')).code === 0,
-    120_000
-  )
+  try {
+    await waitFor(
+      'dockerd to answer',
+      async () => {
+        if ((await docker('info', '--format', '{{.ID}}')).code === 0) return true
+        if ((await run('pidof', ['dockerd'])).code !== 0) throw new Error('dockerd exited')
+        return false
+      },
+      300_000
+    )
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; dockerd's log since the restart:\n${said()}`)
+  }
+  // Docker restarts enabled plugins itself, and disables one that does not listen within ~12 s.
+  try {
+    await waitFor(
+      `plugins enabled again (${plugins.join(', ')})`,
+      async () => {
+        const now = await enabledPlugins()
+        return plugins.every((name) => now.includes(name))
+      },
+      60_000
+    )
+  } catch (error) {
+    throw new Error(
+      `${(error as Error).message}; dockerd's plugin lines since the restart:\n${said(/plugin/i)}`
+    )
+  }
 }
 
 export function startDockerd(): void {

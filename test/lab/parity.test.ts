@@ -36,6 +36,9 @@ async function attempt(scenario: Scenario, ctx: ScenarioContext): Promise<Parity
     await scenario.run(ctx)
     return { ok: true, ms: Date.now() - t0 }
   } catch (error) {
+    // The outcome keeps the first line; the whole message (e.g. dockerd's log) goes to the output.
+    const lines = (error as Error).message.split('\n')
+    if (lines.length > 1) console.log(lines.map((line) => `# ${scenario.name}: ${line}`).join('\n'))
     return {
       ok: false,
       ms: Date.now() - t0,
@@ -68,6 +71,9 @@ before(
 
 for (const scenario of SELECTED) {
   test(`plugin: ${scenario.name}`, { timeout: 10 * 60_000 }, async (t) => {
+    // Each scenario starts from an installed, enabled plugin: one that failed (e.g. Docker
+    // disabled the plugin) must not fail every scenario after it.
+    await ensureInstalled()
     const outcome = await attempt(scenario, new ScenarioContext(REGISTRY_PLUGIN, 'p'))
     plugin.set(scenario.name, outcome)
     const control = builtin.get(scenario.name)
