@@ -190,9 +190,7 @@ export default tseslint.config(
     },
   },
   ...layerBlocks,
-  // no-restricted-imports sees static imports and re-exports only: keep src/ to those. The one
-  // exception is src/main.ts loading src/start.ts after it listens (see src/main.ts); start.ts's
-  // own imports are static and linted.
+  // no-restricted-imports sees static imports and re-exports only: keep src/ to those.
   {
     name: 'layers/static-imports-only',
     files: ['src/**'],
@@ -200,7 +198,7 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "ImportExpression:not([source.value='./start.ts'])",
+          selector: 'ImportExpression',
           message: 'use a static import, so the layer rules (no-restricted-imports) see it',
         },
         {

@@ -5,7 +5,7 @@
 #   /usr/sbin/ip, /usr/sbin/bridge    iproute2 (found on PATH as `ip`; Docker's PATH includes /usr/sbin)
 #   /lib/..., /lib64/ld-linux-*.so.*  every shared library `ldd` lists for those three, and the loader
 #   /etc/iproute2/                    the data files `ip` reads (rt_tables, rt_protos, group, ...)
-#   /opt/ipvlan-lan/                  package.json and dist/*.js, the plugin and its dependencies
+#   /opt/ipvlan-lan/                  package.json and dist/main.js, the plugin and its dependencies
 #                                     bundled into one file (scripts/bundle.sh): no node_modules
 #   /run/docker/plugins /state /tmp /etc /proc /sys /dev   empty directories
 #
@@ -87,9 +87,9 @@ if [[ -d /etc/iproute2 ]]; then
 fi
 
 # --- the application ----------------------------------------------------------------------------
-# dist/main.js and its chunks (scripts/bundle.sh): nothing under node_modules is loaded at run time.
+# One file (scripts/bundle.sh): nothing under node_modules is loaded at run time.
 mkdir -p "$OUT$APP/dist"
-cp dist/*.js "$OUT$APP/dist/"
+cp dist/main.js "$OUT$APP/dist/main.js"
 # "type": "module" makes node load dist/*.js as ES modules.
 node -e '
   const p = require(process.argv[1]);

@@ -1,25 +1,54 @@
 import { loadConfig } from './config.ts'
+import { IpvlanDriver } from './driver/driver.ts'
 import { messageOf } from './errors.ts'
+import { createApp } from './http/app.ts'
+import { createIproute2 } from './link/iproute2.ts'
+import { execaRunner } from './link/runner.ts'
 import { createLogger } from './log.ts'
-import { openUnixSocket } from './server.ts'
+import { close, listenUnix } from './server.ts'
 import { JsonFileStore } from './store/json-file-store.ts'
 
-/**
- * Entry point. The state is read, then the socket listens, then the rest of the program loads
- * (src/start.ts, imported dynamically so the bundle evaluates hono, execa and the driver only
- * after the listen): Docker disables a plugin that does not accept a connection within ~12 s of
- * its start, and on a loaded host loading the driver took most of that (README, "The bundle and
- * its privileges"). The state comes first because a plugin that listens and then exits is
- * restarted by Docker over and over; one that cannot read its state must fail before listening.
- */
+/** Composition root: config -> store -> link layer -> driver -> HTTP app -> unix socket. */
 async function main(): Promise<void> {
   const config = loadConfig(process.argv.slice(2), process.env)
   const log = createLogger(config.logLevel)
+  let ipProcesses = 0
+  const links = createIproute2({
+    run: execaRunner({
+      ipBin: config.ipBin,
+      timeoutMs: config.ipTimeoutMs,
+      onSpawn: () => ipProcesses++,
+    }),
+    timeoutMs: config.ipTimeoutMs,
+    netns: config.netns,
+  })
   const store = new JsonFileStore(config.stateDir, log)
-  const snapshot = await store.load()
-  const socket = await openUnixSocket(config.socketPath)
-  const { start } = await import('./start.ts')
-  await start({ config, log, store, snapshot, socket })
+  const driver = await IpvlanDriver.open({ links, store, log })
+  const app = createApp({
+    driver,
+    log,
+    stats: () => ({ IpProcesses: ipProcesses, Store: store.stats }),
+  })
+  const server = await listenUnix(app, config.socketPath)
+  log.info('listening', {
+    socket: config.socketPath,
+    stateDir: config.stateDir,
+    logLevel: config.logLevel,
+  })
+
+  // After listening: Docker gives a plugin ~10 s to answer, and a sweep must never delay that.
+  driver.reconcile().then(
+    (report) => log.info('start-up reconciliation done', { removed: report.removed }),
+    (error: unknown) => log.error('start-up reconciliation failed', { error: messageOf(error) })
+  )
+
+  const stop = (signal: string): void => {
+    log.info('stopping', { signal })
+    void close(server).then(() => process.exit(0))
+    setTimeout(() => process.exit(0), 2000).unref()
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
 }
 
 main().catch((error: unknown) => {

@@ -9,7 +9,7 @@ import type { CreateNetworkInput } from './network.ts'
 import { allocateNetwork, createNetwork, deleteNetwork, gwAllocCheck } from './network.ts'
 import type { NetworkOptionsInput } from './options.ts'
 import type { LinkLayer } from './ports/link-layer.ts'
-import type { Store, StoreSnapshot } from './ports/store.ts'
+import type { Store } from './ports/store.ts'
 import type { ReconcileReport } from './reconcile.ts'
 import { reconcile } from './reconcile.ts'
 import { DriverState } from './state.ts'
@@ -36,9 +36,8 @@ export class IpvlanDriver {
   }
 
   /** Loads the persisted state. Call `reconcile()` afterwards to sweep links nobody owns. */
-  /** Loads the state from the store, unless the caller already did (`snapshot`). */
-  static async open(deps: DriverDeps, loaded?: StoreSnapshot): Promise<IpvlanDriver> {
-    const snapshot = loaded ?? (await deps.store.load())
+  static async open(deps: DriverDeps): Promise<IpvlanDriver> {
+    const snapshot = await deps.store.load()
     deps.log.info('state loaded', {
       networks: snapshot.networks.length,
       endpoints: snapshot.endpoints.length,
