@@ -140,8 +140,9 @@ async function enabledPlugins(): Promise<string[]> {
 
 /**
  * Stops dockerd with `signal` and starts it again the way the lab started it; returns once
- * dockerd answers and (after SIGTERM) every plugin enabled before is enabled again. A restart on the emulated VM
- * takes 25-110 s (dockerd restores containers first); a failure carries dockerd's own log.
+ * dockerd answers and (after SIGTERM) every plugin enabled before is enabled again. A restart on
+ * the emulated VM takes 25-110 s (dockerd restores containers first); a failure carries dockerd's
+ * own log.
  */
 export async function restartDockerd(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
   // After a graceful stop every enabled plugin must come back. After a SIGKILL containerd may
