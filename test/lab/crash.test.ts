@@ -6,7 +6,7 @@ import {
   addDummy,
   addressOf,
   docker,
-  DOCKERD_LOG,
+  dockerdLogLines,
   dockerOk,
   hostLinks,
   ip,
@@ -49,13 +49,7 @@ let networkId = ''
 /** What Docker and the kernel say of the plugin, for a failure message. */
 async function pluginSituation(): Promise<string> {
   const enabled = await docker('plugin', 'inspect', '-f', '{{.Enabled}}', NAME)
-  const daemonLog = existsSync(DOCKERD_LOG)
-    ? readFileSync(DOCKERD_LOG, 'utf8')
-        .split('\n')
-        .filter((line) => /plugin/i.test(line))
-        .slice(-25)
-        .join('\n')
-    : `(no ${DOCKERD_LOG})`
+  const daemonLog = dockerdLogLines({ filter: /plugin/i, last: 25 })
   return [
     `enabled: ${enabled.output}`,
     `plugin processes: ${JSON.stringify(await pluginPids())}`,

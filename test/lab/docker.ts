@@ -1,6 +1,6 @@
 import { execa } from 'execa'
 import { spawn } from 'node:child_process'
-import { appendFileSync, openSync, readFileSync, statSync } from 'node:fs'
+import { appendFileSync, existsSync, openSync, readFileSync, statSync } from 'node:fs'
 
 /** Helpers for the lab tier: a real dockerd and kernel (inside the lab VM, or any Docker host). */
 
@@ -128,6 +128,22 @@ export async function waitFor(
 
 export const DOCKERD_LOG = process.env['LAB_DOCKERD_LOG'] ?? '/var/log/dockerd.log'
 
+/** The last `last` lines of dockerd's log from byte offset `from` on that match `filter`. */
+export function dockerdLogLines({
+  from = 0,
+  filter = /./,
+  last = 40,
+}: { from?: number; filter?: RegExp | undefined; last?: number } = {}): string {
+  if (!existsSync(DOCKERD_LOG)) return `(no ${DOCKERD_LOG})`
+  return readFileSync(DOCKERD_LOG)
+    .subarray(from)
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => filter.test(line))
+    .slice(-last)
+    .join('\n')
+}
+
 /** Names of the managed plugins Docker reports enabled. */
 async function enabledPlugins(): Promise<string[]> {
   const listed = await docker('plugin', 'ls', '--format', '{{.Name}} {{.Enabled}}')
@@ -157,15 +173,9 @@ export async function restartDockerd(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'):
       60_000
     )
   }
-  const offset = statSync(DOCKERD_LOG, { throwIfNoEntry: false })?.size ?? 0
   // What dockerd said since this restart is the only clue a CI log keeps: put it in the failure.
-  const said = (filter: RegExp = /./): string =>
-    readFileSync(DOCKERD_LOG, 'utf8')
-      .slice(offset)
-      .split('\n')
-      .filter((line) => filter.test(line))
-      .slice(-40)
-      .join('\n')
+  const offset = statSync(DOCKERD_LOG, { throwIfNoEntry: false })?.size ?? 0
+  const said = (filter?: RegExp): string => dockerdLogLines({ from: offset, filter })
   startDockerd()
   try {
     await waitFor(

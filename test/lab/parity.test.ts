@@ -42,7 +42,7 @@ async function attempt(scenario: Scenario, ctx: ScenarioContext): Promise<Parity
     return {
       ok: false,
       ms: Date.now() - t0,
-      error: (error as Error).message.split('\n')[0] ?? '',
+      error: lines[0] ?? '',
     }
   } finally {
     await ctx.cleanup()
