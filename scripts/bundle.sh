@@ -3,9 +3,9 @@
 # (hono + @hono/node-server, valibot, execa), so the plugin loads one file instead of the module
 # trees of 28 packages.
 #
-# Why one file: Docker gives a starting plugin ~10 s to listen on its socket and disables it
+# Why one file: Docker gives a starting plugin ~12 s to listen on its socket and disables it
 # otherwise (moby plugin/manager_linux.go, pluginPostStart). Under the lab's emulation node took
-# 5-7 s to resolve and load the module tree; the bundle listens in 2.5-4.1 s (README, "The bundle
+# 5-7 s to resolve and load the module tree; the bundle listens in 2.5-5.1 s (README, "The bundle
 # and its privileges").
 # Type checking is `npm run typecheck` (tsc); esbuild only strips types.
 set -euo pipefail

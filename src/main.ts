@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     logLevel: config.logLevel,
   })
 
-  // After listening: Docker gives a plugin ~10 s to answer, and a sweep must never delay that.
+  // After listening: Docker gives a plugin ~12 s to answer, and a sweep must never delay that.
   driver.reconcile().then(
     (report) => log.info('start-up reconciliation done', { removed: report.removed }),
     (error: unknown) => log.error('start-up reconciliation failed', { error: messageOf(error) })

@@ -75,7 +75,7 @@ async function cyclesUnderFire(tag: string, kill: () => Promise<void>): Promise<
   let next = 0
   let done = false
   // While dockerd restarts the killed process, lanes start nothing new: Docker disables a plugin
-  // that is not listening ~10 s after a restart (moby pluginPostStart), and under emulation a
+  // that is not listening ~12 s after a restart (moby pluginPostStart), and under emulation a
   // start competing with three container starts can take longer. Cycles in flight at the kill
   // are still cut off: that is what this test is about.
   let restarting: Promise<void> = Promise.resolve()
@@ -191,7 +191,7 @@ describe('crash safety', { timeout: 40 * 60_000 }, () => {
       kills++
       const killed = await pluginPids()
       for (const pid of killed) process.kill(pid, 'SIGKILL')
-      // dockerd restarts the plugin and gives it ~10 s to listen; a plugin killed again inside
+      // dockerd restarts the plugin and gives it ~12 s to listen; a plugin killed again inside
       // that window is disabled by Docker itself (moby plugin manager pluginPostStart), whatever
       // the plugin does. So the next kill waits until the restarted plugin is serving.
       const restarted = waitFor(
@@ -199,7 +199,7 @@ describe('crash safety', { timeout: 40 * 60_000 }, () => {
         async () => {
           // Docker disables a killed plugin when its own restart fails: under emulation
           // containerd can still report the killed task as running, or the start misses Docker's
-          // ~10 s window. Neither is the plugin's doing: re-enable it, as an operator would, and
+          // ~12 s window. Neither is the plugin's doing: re-enable it, as an operator would, and
           // count the calls.
           if (!(await pluginEnabled(NAME))) {
             enableCalls++
