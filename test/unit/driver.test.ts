@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { CreateEndpointInput, CreateNetworkInput } from '../../src/driver/driver.ts'
 import { IpvlanDriver } from '../../src/driver/driver.ts'
 import {
   dummyParentName,
@@ -8,92 +7,27 @@ import {
   ownerAlias,
   probeLinkName,
 } from '../../src/driver/naming.ts'
-import type { ErrorKind } from '../../src/errors.ts'
-import { DriverError } from '../../src/errors.ts'
 import type { IpvlanSpec } from '../../src/driver/ports/link-layer.ts'
 import { LinkError } from '../../src/driver/ports/link-layer.ts'
 import { silentLogger } from '../../src/log.ts'
 import { FakeLinkLayer } from '../fakes/fake-link-layer.ts'
 import { id } from '../fakes/ids.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
-
-const INSTANCE = 'feedf00d'
-const NET = id('network one')
-const NET2 = id('network two')
-const EP = id('endpoint one')
-const EP2 = id('endpoint two')
-const short = (value: string): string => value.slice(0, 12)
-
-async function setup(existing: string[] = ['eth0', 'eth1'], store = new MemoryStore(INSTANCE)) {
-  const links = new FakeLinkLayer(existing)
-  const driver = await IpvlanDriver.open({ links, store, log: silentLogger })
-  return { links, store, driver }
-}
-
-function network(
-  networkId: string,
-  generic: Record<string, string>,
-  extra: Partial<CreateNetworkInput> & { internal?: boolean; enableIPv6?: boolean } = {}
-): CreateNetworkInput {
-  const { internal = false, enableIPv6 = false, ...rest } = extra
-  return {
-    networkId,
-    options: {
-      generic: new Map(Object.entries(generic)),
-      internal,
-      enableIPv4: true,
-      enableIPv6,
-    },
-    ipv4: [{ pool: '192.168.10.0/24', gateway: '192.168.10.1/24' }],
-    ipv6: [],
-    ...rest,
-  }
-}
-
-function endpoint(
-  networkId: string,
-  endpointId: string,
-  extra: Partial<CreateEndpointInput> = {}
-): CreateEndpointInput {
-  return {
-    networkId,
-    endpointId,
-    address: '192.168.10.5/24',
-    addressIPv6: '',
-    macAddress: '',
-    optionsMacAddress: false,
-    ...extra,
-  }
-}
-
-/** Awaits a rejection with a DriverError of `kind` whose message matches every pattern. */
-async function rejectsWith(
-  promise: Promise<unknown>,
-  kind: ErrorKind,
-  ...patterns: RegExp[]
-): Promise<DriverError> {
-  let caught: unknown
-  await promise.then(
-    () => assert.fail(`expected a ${kind} DriverError`),
-    (error: unknown) => {
-      caught = error
-    }
-  )
-  assert.ok(caught instanceof DriverError, `expected a DriverError, got ${String(caught)}`)
-  assert.equal(caught.kind, kind, caught.message)
-  for (const pattern of patterns) assert.match(caught.message, pattern)
-  return caught
-}
-
-const linkNames = (links: FakeLinkLayer): string[] => [...links.links.keys()].sort()
-
-const callsOf = (links: FakeLinkLayer, method: string): unknown[] =>
-  links.calls.filter((call) => call.method === method).map((call) => call.args)
-
-/** Puts a link into the fake kernel as if someone (or a crashed run) had made it. */
-function plant(links: FakeLinkLayer, name: string, kind: string, alias?: string, up = true): void {
-  links.links.set(name, { name, alias, kind, up })
-}
+import {
+  INSTANCE,
+  NET,
+  NET2,
+  EP,
+  EP2,
+  short,
+  setup,
+  network,
+  endpoint,
+  rejectsWith,
+  linkNames,
+  callsOf,
+  plant,
+} from '../helpers/driver-fixtures.ts'
 
 describe('IpvlanDriver.createNetwork', () => {
   test('an existing parent is used as is, recorded as existing, and kept on deleteNetwork', async () => {
