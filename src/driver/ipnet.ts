@@ -29,3 +29,9 @@ export function poolContains(pool: Cidr, ip: Cidr): boolean {
   list.addSubnet(pool.ip, pool.prefix, type)
   return list.check(ip.ip, type)
 }
+
+/** True when two prefixes share an address: the shorter one then holds the longer one's address. */
+export function poolsOverlap(a: Cidr, b: Cidr): boolean {
+  if (a.family !== b.family) return false
+  return a.prefix <= b.prefix ? poolContains(a, b) : poolContains(b, a)
+}

@@ -30,6 +30,8 @@ export interface NetworkRecord {
   internal: boolean
   ipv4: Subnet[]
   ipv6: Subnet[]
+  /** Opted into sharing its parent (`-o shared_parent=true`); absent in older records: false. */
+  sharedParent?: boolean | undefined
 }
 
 /** Everything needed to serve an endpoint after a restart; persisted as is. */

@@ -5,7 +5,7 @@ import type { NetworkRecord } from './model.ts'
 import { dummyParentName } from './naming.ts'
 import type { IpamInput, NetworkOptionsInput } from './options.ts'
 import { parseNetworkOptions, parseSubnets } from './options.ts'
-import { assertParentFree, prepareParent, removeOwnedParent } from './parent.ts'
+import { assertParentAvailable, prepareParent, removeOwnedParent } from './parent.ts'
 import { probe, removeQuietly } from './setup.ts'
 
 /** Network lifecycle: CreateNetwork, DeleteNetwork and the calls Docker makes around them. */
@@ -55,6 +55,7 @@ export async function createNetwork(ctx: DriverContext, input: CreateNetworkInpu
           known.flag === options.flag &&
           known.mtu === options.mtu &&
           known.internal === options.internal &&
+          (known.sharedParent ?? false) === options.sharedParent &&
           JSON.stringify([known.ipv4, known.ipv6]) === JSON.stringify([ipv4, ipv6])
         if (same) return
         throw new DriverError(
@@ -62,7 +63,7 @@ export async function createNetwork(ctx: DriverContext, input: CreateNetworkInpu
           `network ${short(networkId)} already exists with other options`
         )
       }
-      assertParentFree(ctx, parent)
+      assertParentAvailable(ctx, parent, options, [...ipv4, ...ipv6])
       const prepared = await prepareParent(ctx, networkId, parent, options)
       const record: NetworkRecord = {
         id: networkId,
@@ -75,6 +76,8 @@ export async function createNetwork(ctx: DriverContext, input: CreateNetworkInpu
         internal: options.internal,
         ipv4,
         ipv6,
+        // Only written when set, so records of networks that do not share stay as they were.
+        ...(options.sharedParent ? { sharedParent: true } : {}),
       }
       try {
         await probe(ctx, record)

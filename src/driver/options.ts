@@ -28,6 +28,8 @@ export interface NetworkOptions {
   flag: IpvlanFlag
   mtu: number | undefined
   internal: boolean
+  /** `-o shared_parent=true`: this network may share its parent with others that opted in too. */
+  sharedParent: boolean
 }
 
 const KNOWN_OPTIONS = [
@@ -35,6 +37,7 @@ const KNOWN_OPTIONS = [
   'ipvlan_mode',
   'ipvlan_flag',
   'mtu',
+  'shared_parent',
   'com.docker.network.driver.mtu',
 ]
 
@@ -48,7 +51,7 @@ export function parseNetworkOptions(input: NetworkOptionsInput): NetworkOptions 
   for (const key of input.generic.keys()) {
     if (!KNOWN_OPTIONS.includes(key) && !key.startsWith('com.docker.')) {
       throw invalid(
-        `unknown option "${printable(key)}": this driver accepts -o parent, ipvlan_mode, ipvlan_flag and mtu`
+        `unknown option "${printable(key)}": this driver accepts -o parent, ipvlan_mode, ipvlan_flag, mtu and shared_parent`
       )
     }
   }
@@ -66,8 +69,23 @@ export function parseNetworkOptions(input: NetworkOptionsInput): NetworkOptions 
   const mode = pick(input.generic.get('ipvlan_mode'), IPVLAN_MODES, 'ipvlan_mode', 'l2')
   const flag = pick(input.generic.get('ipvlan_flag'), IPVLAN_FLAGS, 'ipvlan_flag', 'bridge')
   const mtu = parseMtu(input.generic)
-  return { parent, mode, flag, mtu, internal: input.internal || parent === undefined }
+  const sharedParent = pick(input.generic.get('shared_parent'), BOOLEANS, 'shared_parent', 'false')
+  if (sharedParent === 'true' && parent === undefined) {
+    throw invalid(
+      'option "shared_parent": needs -o parent (a network without a parent gets a dummy link of its own)'
+    )
+  }
+  return {
+    parent,
+    mode,
+    flag,
+    mtu,
+    internal: input.internal || parent === undefined,
+    sharedParent: sharedParent === 'true',
+  }
 }
+
+const BOOLEANS = ['true', 'false'] as const
 
 function pick<T extends string>(
   value: string | undefined,

@@ -16,8 +16,12 @@ export class DriverState {
   }
 
   networkByParent(parent: string): NetworkRecord | undefined {
-    for (const network of this.networks.values()) if (network.parent === parent) return network
-    return undefined
+    return this.networksByParent(parent)[0]
+  }
+
+  /** Every network on `parent`: more than one only when they all opted into sharing it. */
+  networksByParent(parent: string): NetworkRecord[] {
+    return [...this.networks.values()].filter((network) => network.parent === parent)
   }
 
   allNetworks(): NetworkRecord[] {

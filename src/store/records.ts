@@ -17,6 +17,7 @@ export const NetworkFile = v.object({
   internal: v.boolean(),
   ipv4: v.array(Subnet),
   ipv6: v.array(Subnet),
+  sharedParent: v.optional(v.boolean()),
 })
 
 export const EndpointFile = v.object({

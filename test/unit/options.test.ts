@@ -31,7 +31,34 @@ describe('parseNetworkOptions', () => {
       flag: 'bridge',
       mtu: undefined,
       internal: false,
+      sharedParent: false,
     })
+  })
+
+  test('shared_parent: true or false, default false; anything else names the option', () => {
+    assert.equal(
+      parseNetworkOptions(input({ parent: 'eth0', shared_parent: 'true' })).sharedParent,
+      true
+    )
+    assert.equal(
+      parseNetworkOptions(input({ parent: 'eth0', shared_parent: 'false' })).sharedParent,
+      false
+    )
+    assert.equal(
+      parseNetworkOptions(input({ parent: 'eth0', shared_parent: '' })).sharedParent,
+      false
+    )
+    rejects(
+      () => parseNetworkOptions(input({ parent: 'eth0', shared_parent: 'yes' })),
+      /option "shared_parent": "yes" is not valid, expected one of true, false/
+    )
+  })
+
+  test('shared_parent without a parent is refused: such a network gets a dummy parent of its own', () => {
+    rejects(
+      () => parseNetworkOptions(input({ shared_parent: 'true' })),
+      /option "shared_parent": needs -o parent/
+    )
   })
 
   test('empty mode and flag values fall back to the defaults, as in the built-in driver', () => {
@@ -80,7 +107,7 @@ describe('parseNetworkOptions', () => {
     rejects(
       () => parseNetworkOptions(input({ parent: 'eth0', prent: 'eth1' })),
       /unknown option "prent"/,
-      /parent, ipvlan_mode, ipvlan_flag and mtu/
+      /parent, ipvlan_mode, ipvlan_flag, mtu and shared_parent/
     )
   })
 

@@ -33,6 +33,7 @@ const fullNetwork: NetworkRecord = {
   internal: false,
   ipv4: [{ pool: '192.168.10.0/24', gateway: '192.168.10.1' }],
   ipv6: [{ pool: '2001:db8::/64', gateway: '2001:db8::1' }],
+  sharedParent: true,
 }
 
 const plainNetwork: NetworkRecord = {
