@@ -7,7 +7,8 @@
  * bench:  results/bench-latest.json -> bench/README.md between <!-- bench-run:begin/end --> (every
  *         row) and README.md between <!-- bench-table:begin/end --> (the figures not marked (info)).
  * parity: every results/parity-docker-<engine>.json of a full run (subsets are skipped unless
- *         --include-subsets), oldest engine first -> README.md between <!-- parity-table:begin/end -->.
+ *         --include-subsets; runs whose built-in column was recorded, not run, always are), oldest
+ *         engine first -> README.md between <!-- parity-table:begin/end -->.
  * With no raw file, the section says that no run is recorded yet.
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
@@ -68,6 +69,11 @@ function renderParity(): void {
     if (raw.kind !== 'parity') throw new Error(`${file}: not a parity results file`)
     if (raw.subset !== null && !includeSubsets) {
       console.log(`skipped ${file}: a subset (LAB_SCENARIOS=${raw.subset})`)
+      continue
+    }
+    // A CI run's plugin column beside a copied built-in one: the table shows the record itself.
+    if (raw.builtinRecorded) {
+      console.log(`skipped ${file}: the built-in column is copied from ${raw.builtinRecorded.file}`)
       continue
     }
     runs.push({ file, raw })

@@ -47,6 +47,11 @@ export interface ParityScenarioResult {
   /** With an expected failure: it is expected on engines below this major version, and why. */
   expectedFailureBelow?: number
   expectedFailureReason?: string
+  /**
+   * The scenario's code when it ran (test/lab/parity-control.ts): a recorded built-in column is
+   * only reused while every scenario still has the same fingerprint. Absent in older records.
+   */
+  fingerprint?: string
 }
 
 /** results/parity-docker-<engine>.json, written by test/lab/parity.test.ts. */
@@ -65,6 +70,11 @@ export interface ParityResults {
   /** How many scenarios test/lab/scenarios.ts declares. */
   declared: number
   scenarios: ParityScenarioResult[]
+  /**
+   * Set when the built-in driver did not run (PARITY_CONTROL=recorded): its column is copied from
+   * this record (a file in results/) of that date. Absent when both columns ran.
+   */
+  builtinRecorded?: { file: string; date: string }
 }
 
 /** Writes JSON to a temporary file in the same directory, then renames it over `file`. */

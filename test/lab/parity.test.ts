@@ -1,23 +1,39 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { join } from 'node:path'
+import { basename, join, relative, resolve } from 'node:path'
 import { after, before, test } from 'node:test'
 import type { ParityOutcome, ParityResults } from '../../bench/lib/records.ts'
-import { RESULTS_DIR, writeJsonAtomic } from '../../bench/lib/records.ts'
+import { REPO, RESULTS_DIR, writeJsonAtomic } from '../../bench/lib/records.ts'
 import { docker } from './docker.ts'
+import {
+  controlMode,
+  fingerprint,
+  readRecordedControl,
+  staleControlMessage,
+} from './parity-control.ts'
 import { ensureInstalled, REGISTRY_PLUGIN } from './plugin.ts'
 import { expectedFailureOn, SCENARIOS, ScenarioContext } from './scenarios.ts'
 import type { Scenario } from './scenarios.ts'
 
 /**
- * Lab tier: runs every scenario against the built-in ipvlan driver (the control) and against the
- * plugin installed from a registry the way users install it, then prints both columns.
+ * Lab tier: runs every scenario against the plugin installed from a registry the way users
+ * install it, and compares with Docker's built-in ipvlan driver (the control), then prints both
+ * columns.
+ *
+ * The control is PARITY_CONTROL:
+ * - `recorded` (default; `make test` and CI): the built-in driver does not run. Its outcomes come
+ *   from results/parity-docker-<engine>.json, which must be a full run on this engine with the
+ *   same scenarios and the same code per scenario (fingerprints, test/lab/parity-control.ts); a
+ *   missing or stale record fails every test and says to rerun scripts/lab/parity.sh. This saves
+ *   the built-in's half of the suite in every CI run; the plugin's half always runs.
+ * - `run` (scripts/lab/parity.sh): every scenario runs on the built-in driver first, as the record.
  *
  * The plugin must pass every scenario, whatever the built-in did, except the expected failures
  * declared in test/lab/scenarios.ts for this engine's major version. An expected failure that
  * passes is reported (a diagnostic), not failed. The raw results go to PARITY_RESULTS (default
- * results/parity-docker-<engine>.json, or ...-subset.json when LAB_SCENARIOS picks a subset),
- * from which `node --import tsx bench/render.ts` renders README's parity table.
+ * results/parity-docker-<engine>.json in `run` mode, from which `node --import tsx
+ * bench/render.ts` renders README's parity table; ...-plugin-run.json, gitignored, in `recorded`
+ * mode, which never rewrites the record; ...-subset.json when LAB_SCENARIOS picks a subset).
  *
  * LAB_SCENARIOS=<regex> runs a subset (debugging only: `make test` always runs them all).
  */
@@ -29,6 +45,10 @@ const plugin = new Map<string, ParityOutcome>()
 const started = Date.now()
 let engine = ''
 let engineMajor = NaN
+/** In `recorded` mode: the record the built-in column comes from. */
+let record: { file: string; date: string } | undefined
+
+const recordPath = (): string => join(RESULTS_DIR, `parity-docker-${engine}.json`)
 
 async function attempt(scenario: Scenario, ctx: ScenarioContext): Promise<ParityOutcome> {
   const t0 = Date.now()
@@ -49,15 +69,42 @@ async function attempt(scenario: Scenario, ctx: ScenarioContext): Promise<Parity
   }
 }
 
+/** The built-in column from the committed record, or a failure saying why it cannot be used. */
+function loadRecordedControl(): void {
+  const file = recordPath()
+  const shown = relative(REPO, file)
+  const current = SCENARIOS.map((s) => ({ name: s.name, fingerprint: fingerprint(s) }))
+  const loaded = readRecordedControl(file, engine, current)
+  if (!loaded.ok) assert.fail(staleControlMessage(shown, loaded.problems))
+  record = { file: basename(file), date: loaded.date }
+  for (const scenario of SELECTED) {
+    const outcome = loaded.builtin.get(scenario.name)
+    if (outcome) builtin.set(scenario.name, outcome)
+  }
+  const passed = [...builtin.values()].filter((o) => o.ok).length
+  console.log(
+    `# built-in control recorded in ${shown} on ${loaded.date}: passed ${passed} of ${builtin.size}`
+  )
+}
+
 before(
   async () => {
+    const control = controlMode(process.env['PARITY_CONTROL'])
+    console.log(
+      control === 'run'
+        ? '# control: PARITY_CONTROL=run: every scenario runs on the built-in driver, then on the plugin'
+        : '# control: PARITY_CONTROL=recorded: the built-in driver does not run; its outcomes come from the record'
+    )
     const version = await docker('version', '--format', '{{.Server.Version}}')
     assert.equal(version.code, 0, `docker version: ${version.output}`)
     engine = version.stdout
     engineMajor = Number(engine.split('.')[0])
     assert.ok(Number.isInteger(engineMajor), `cannot read the engine's major version: ${engine}`)
     console.log(`# engine ${engine}`)
+    // A missing or stale record fails here, before the plugin is installed.
+    if (control === 'recorded') loadRecordedControl()
     await ensureInstalled()
+    if (control === 'recorded') return
     for (const scenario of SELECTED) {
       const outcome = await attempt(scenario, new ScenarioContext('ipvlan', 'b'))
       builtin.set(scenario.name, outcome)
@@ -76,8 +123,11 @@ for (const scenario of SELECTED) {
     await ensureInstalled()
     const outcome = await attempt(scenario, new ScenarioContext(REGISTRY_PLUGIN, 'p'))
     plugin.set(scenario.name, outcome)
-    const control = builtin.get(scenario.name)
-    if (control && !control.ok) t.diagnostic(`the built-in driver fails it: ${control.error ?? ''}`)
+    const builtinOutcome = builtin.get(scenario.name)
+    if (builtinOutcome && !builtinOutcome.ok) {
+      const when = record ? ` (recorded ${record.date})` : ''
+      t.diagnostic(`the built-in driver fails it${when}: ${builtinOutcome.error ?? ''}`)
+    }
     const expected = expectedFailureOn(scenario, engineMajor)
     if (expected) {
       t.diagnostic(
@@ -95,11 +145,12 @@ for (const scenario of SELECTED) {
 test('every scenario ran on both drivers', () => {
   assert.ok(SELECTED.length > 0, `LAB_SCENARIOS=${only ?? ''} matches no scenario`)
   if (!only) assert.equal(SELECTED.length, SCENARIOS.length)
+  // In `recorded` mode the built-in's outcome is the record's: it must have one for each.
   const missing = SELECTED.filter((s) => !builtin.has(s.name) || !plugin.has(s.name))
   assert.deepEqual(
     missing.map((s) => s.name),
     [],
-    'scenarios without an outcome on both drivers'
+    `scenarios without an outcome on both drivers${record ? ` (built-in: recorded in ${record.file})` : ''}`
   )
   assert.equal(plugin.size, SELECTED.length)
   assert.equal(builtin.size, SELECTED.length)
@@ -108,7 +159,8 @@ test('every scenario ran on both drivers', () => {
 function resultsPath(): string {
   const given = process.env['PARITY_RESULTS']
   if (given) return given
-  return join(RESULTS_DIR, `parity-docker-${engine}${only ? '-subset' : ''}.json`)
+  const kind = `${record ? '-plugin-run' : ''}${only ? '-subset' : ''}`
+  return join(RESULTS_DIR, `parity-docker-${engine}${kind}.json`)
 }
 
 after(() => {
@@ -117,7 +169,7 @@ after(() => {
   console.log(
     [
       '',
-      '| scenario | origin | built-in ipvlan | ipvlan-lan plugin |',
+      `| scenario | origin | built-in ipvlan${record ? ` (recorded ${record.date})` : ''} | ipvlan-lan plugin |`,
       '| --- | --- | --- | --- |',
       ...SELECTED.map(
         (s) =>
@@ -155,10 +207,16 @@ after(() => {
         ...(expected
           ? { expectedFailureBelow: expected.engineBelow, expectedFailureReason: expected.reason }
           : {}),
+        fingerprint: fingerprint(s),
       }
     }),
+    ...(record ? { builtinRecorded: record } : {}),
   }
   const file = resultsPath()
+  if (record && resolve(file) === recordPath()) {
+    console.log(`# parity results NOT written: ${file} is the record the built-in column came from`)
+    return
+  }
   writeJsonAtomic(file, results)
   console.log(`# parity results written to ${file}`)
 })
