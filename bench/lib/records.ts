@@ -75,6 +75,11 @@ export interface ParityResults {
    * this record (a file in results/) of that date. Absent when both columns ran.
    */
   builtinRecorded?: { file: string; date: string }
+  /**
+   * Set when the scenario fingerprints were added after the run by bench/parity-fingerprints.ts,
+   * which checked that test/lab/scenarios.ts (at `scenariosCommit`) had not changed since.
+   */
+  fingerprintsAdded?: { date: string; command: string; scenariosCommit: string }
 }
 
 /** Writes JSON to a temporary file in the same directory, then renames it over `file`. */
