@@ -1,6 +1,7 @@
 import { DriverError, invalid, printable } from '../errors.ts'
 import type { DriverContext } from './context.ts'
 import { requireNetwork, short, stateFailure } from './context.ts'
+import { unrouteEndpoint } from './host-access.ts'
 import { parseCidr } from './ipnet.ts'
 import { linkFailure } from './link-failure.ts'
 import type { EndpointRecord } from './model.ts'
@@ -73,6 +74,7 @@ export async function deleteEndpoint(
       ctx.log.debug('delete of unknown endpoint ignored', { endpoint: short(endpointId) })
       return
     }
+    await unrouteEndpoint(ctx, ctx.state.network(owner), endpoint)
     try {
       await ctx.links.remove(endpoint.ifname)
     } catch (error) {

@@ -7,6 +7,13 @@ export interface Cidr {
   family: 4 | 6
 }
 
+/** The family of a plain IP address (no prefix, no zone), or undefined when it is not one. */
+export function ipFamily(text: string): 4 | 6 | undefined {
+  if (text.includes('%')) return undefined
+  const family = isIP(text)
+  return family === 4 || family === 6 ? family : undefined
+}
+
 export function parseCidr(text: string): Cidr | undefined {
   const slash = text.indexOf('/')
   if (slash < 0) return undefined

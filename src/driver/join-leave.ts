@@ -1,6 +1,7 @@
 import { DriverError } from '../errors.ts'
 import type { DriverContext } from './context.ts'
 import { requireNetwork, short } from './context.ts'
+import { routeToEndpoint } from './host-access.ts'
 import { joinResult } from './join-result.ts'
 import { linkFailure } from './link-failure.ts'
 import type { JoinResult, NetworkRecord } from './model.ts'
@@ -29,6 +30,7 @@ export async function join(
     }
     const spec = ipvlanSpec(ctx, network, endpoint.ifname, 'ep', endpointId)
     await addEndpointLink(ctx, network, spec)
+    await routeToEndpoint(ctx, network, endpoint)
     return joinResult(network, endpoint)
   })
 }

@@ -32,6 +32,15 @@ export interface NetworkRecord {
   ipv6: Subnet[]
   /** Opted into sharing its parent (`-o shared_parent=true`); absent in older records: false. */
   sharedParent?: boolean | undefined
+  /** The host's own leg on the network (`-o host_address`), when asked for. */
+  hostAccess?: HostAccess | undefined
+}
+
+/** A host-side ipvlan link on the network's parent, and the host's addresses on it. */
+export interface HostAccess {
+  link: string
+  /** "192.168.10.2/32", "2001:db8::2/128": host routes only, so no prefix route is added. */
+  addresses: string[]
 }
 
 /** Everything needed to serve an endpoint after a restart; persisted as is. */

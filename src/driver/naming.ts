@@ -11,6 +11,9 @@ export const dummyParentName = (networkId: string): string => `di-${networkId.sl
 /** Host-side name of an endpoint's ipvlan link until libnetwork moves it into the container. */
 export const endpointLinkName = (endpointId: string): string => `ivl${endpointId.slice(0, 12)}`
 
+/** The host's own leg on a network with host access ("ivh" + 12 of the network id). */
+export const hostLinkName = (networkId: string): string => `ivh${networkId.slice(0, 12)}`
+
 /**
  * Short-lived link used to prove at network creation that the kernel and parent accept ipvlan.
  * "ivp" + the instance id (8) + 4 of the network id: the name alone says which instance made it,
@@ -25,7 +28,7 @@ export const probeLinkName = (instanceId: string, networkId: string): string =>
 export const isProbeLinkOf = (instanceId: string, name: string): boolean =>
   name.length === 15 && name.startsWith(`ivp${instanceId}`)
 
-export type AliasKind = 'parent' | 'ep' | 'probe'
+export type AliasKind = 'parent' | 'ep' | 'probe' | 'host'
 
 const ALIAS_PREFIX = 'ipvlan-lan/'
 
@@ -41,7 +44,11 @@ export function parseOwnerAlias(
 ): { instanceId: string; kind: AliasKind; id: string } | undefined {
   if (alias === undefined || !alias.startsWith(ALIAS_PREFIX)) return undefined
   const [instanceId, kind, id] = alias.slice(ALIAS_PREFIX.length).split(':')
-  if (!instanceId || !id || (kind !== 'parent' && kind !== 'ep' && kind !== 'probe'))
+  if (
+    !instanceId ||
+    !id ||
+    (kind !== 'parent' && kind !== 'ep' && kind !== 'probe' && kind !== 'host')
+  )
     return undefined
   return { instanceId, kind, id }
 }

@@ -1,12 +1,13 @@
-import { DriverError, invalid } from '../errors.ts'
+import { DriverError, invalid, messageOf } from '../errors.ts'
 import type { DriverContext } from './context.ts'
 import { ALL_NETWORKS, short, stateFailure } from './context.ts'
 import type { NetworkRecord } from './model.ts'
 import { dummyParentName } from './naming.ts'
 import type { IpamInput, NetworkOptionsInput } from './options.ts'
+import { createHostLink, planHostAccess } from './host-access.ts'
 import { parseNetworkOptions, parseSubnets } from './options.ts'
 import { assertParentAvailable, prepareParent, removeOwnedParent } from './parent.ts'
-import { probe, removeQuietly } from './setup.ts'
+import { probe, removeLeftover, removeQuietly } from './setup.ts'
 
 /** Network lifecycle: CreateNetwork, DeleteNetwork and the calls Docker makes around them. */
 
@@ -44,6 +45,12 @@ export async function createNetwork(ctx: DriverContext, input: CreateNetworkInpu
     throw invalid('IPv6Data: the ipv6 pool is empty (--ipv6 needs an IPv6 --subnet)')
   }
   const { networkId } = input
+  const hostAccess = planHostAccess(
+    networkId,
+    options,
+    [...input.ipv4, ...input.ipv6],
+    [...ipv4, ...ipv6]
+  )
   await ctx.mutex.run(ALL_NETWORKS, () =>
     ctx.mutex.run(networkId, async () => {
       const parent = options.parent ?? dummyParentName(networkId)
@@ -56,6 +63,7 @@ export async function createNetwork(ctx: DriverContext, input: CreateNetworkInpu
           known.mtu === options.mtu &&
           known.internal === options.internal &&
           (known.sharedParent ?? false) === options.sharedParent &&
+          JSON.stringify(known.hostAccess) === JSON.stringify(hostAccess) &&
           JSON.stringify([known.ipv4, known.ipv6]) === JSON.stringify([ipv4, ipv6])
         if (same) return
         throw new DriverError(
@@ -78,11 +86,15 @@ export async function createNetwork(ctx: DriverContext, input: CreateNetworkInpu
         ipv6,
         // Only written when set, so records of networks that do not share stay as they were.
         ...(options.sharedParent ? { sharedParent: true } : {}),
+        ...(hostAccess ? { hostAccess } : {}),
       }
       try {
         await probe(ctx, record)
+        await createHostLink(ctx, record)
         await ctx.store.saveNetwork(record)
       } catch (error) {
+        // Only a host link that carries our mark is deleted: never one someone else named so.
+        if (hostAccess) await removeLeftover(ctx, hostAccess.link).catch(() => undefined)
         if (prepared.created) await removeQuietly(ctx, parent)
         throw error instanceof DriverError ? error : stateFailure('saving network', error)
       }
@@ -108,6 +120,12 @@ export async function deleteNetwork(ctx: DriverContext, networkId: string): Prom
       // A link we fail to delete keeps its alias, so start-up reconciliation removes it.
       const endpoints = ctx.state.endpointsOf(networkId)
       for (const endpoint of endpoints) await removeQuietly(ctx, endpoint.ifname)
+      if (network.hostAccess) {
+        // Its host routes go with it.
+        await removeLeftover(ctx, network.hostAccess.link).catch((error: unknown) =>
+          ctx.log.warn('host access link left in place', { error: messageOf(error) })
+        )
+      }
       await removeOwnedParent(ctx, network)
       try {
         for (const endpoint of endpoints) await ctx.store.deleteEndpoint(endpoint.id)

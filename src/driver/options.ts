@@ -1,6 +1,6 @@
 import { invalid, printable } from '../errors.ts'
 import { ifnameProblem } from '../ifname.ts'
-import { parseCidr } from './ipnet.ts'
+import { ipFamily, parseCidr } from './ipnet.ts'
 import { IPVLAN_FLAGS, IPVLAN_MODES } from './model.ts'
 import type { IpvlanFlag, IpvlanMode, Subnet } from './model.ts'
 
@@ -19,6 +19,8 @@ export interface IpamInput {
   pool: string
   /** CIDR as IPAM sends it ("192.168.10.1/24"), when a gateway was reserved. */
   gateway?: string | undefined
+  /** The values of `--aux-address` in this pool, as IPAM sends them (CIDR, or a plain IP). */
+  auxAddresses?: readonly string[] | undefined
 }
 
 export interface NetworkOptions {
@@ -30,6 +32,8 @@ export interface NetworkOptions {
   internal: boolean
   /** `-o shared_parent=true`: this network may share its parent with others that opted in too. */
   sharedParent: boolean
+  /** `-o host_address=IP[,IP6]`: the host's own addresses on the network (host access). */
+  hostAddresses: string[]
 }
 
 const KNOWN_OPTIONS = [
@@ -38,6 +42,7 @@ const KNOWN_OPTIONS = [
   'ipvlan_flag',
   'mtu',
   'shared_parent',
+  'host_address',
   'com.docker.network.driver.mtu',
 ]
 
@@ -51,7 +56,7 @@ export function parseNetworkOptions(input: NetworkOptionsInput): NetworkOptions 
   for (const key of input.generic.keys()) {
     if (!KNOWN_OPTIONS.includes(key) && !key.startsWith('com.docker.')) {
       throw invalid(
-        `unknown option "${printable(key)}": this driver accepts -o parent, ipvlan_mode, ipvlan_flag, mtu and shared_parent`
+        `unknown option "${printable(key)}": this driver accepts -o parent, ipvlan_mode, ipvlan_flag, mtu, shared_parent and host_address`
       )
     }
   }
@@ -75,6 +80,12 @@ export function parseNetworkOptions(input: NetworkOptionsInput): NetworkOptions 
       'option "shared_parent": needs -o parent (a network without a parent gets a dummy link of its own)'
     )
   }
+  const hostAddresses = parseHostAddresses(input.generic.get('host_address'))
+  if (hostAddresses.length > 0 && flag === 'private') {
+    throw invalid(
+      'option "host_address": host access needs the host\'s link to reach the containers\' links, which ipvlan_flag=private forbids (use bridge, the default)'
+    )
+  }
   return {
     parent,
     mode,
@@ -82,7 +93,29 @@ export function parseNetworkOptions(input: NetworkOptionsInput): NetworkOptions 
     mtu,
     internal: input.internal || parent === undefined,
     sharedParent: sharedParent === 'true',
+    hostAddresses,
   }
+}
+
+/** "192.168.10.2", "2001:db8::2" or both, comma-separated: at most one address per family. */
+function parseHostAddresses(text: string | undefined): string[] {
+  if (text === undefined || text.trim() === '') return []
+  const addresses = text.split(',').map((part) => part.trim())
+  const families = addresses.map((address) => {
+    const family = ipFamily(address)
+    if (family === undefined) {
+      throw invalid(
+        `option "host_address": "${printable(address)}" is not an IP address (expected e.g. 192.168.10.2, or 192.168.10.2,2001:db8::2)`
+      )
+    }
+    return family
+  })
+  if (new Set(families).size !== families.length) {
+    throw invalid(
+      `option "host_address": "${printable(text)}" gives two addresses of one family (expected at most one IPv4 and one IPv6)`
+    )
+  }
+  return addresses
 }
 
 const BOOLEANS = ['true', 'false'] as const

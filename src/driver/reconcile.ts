@@ -1,7 +1,10 @@
 import { messageOf } from '../errors.ts'
 import type { DriverContext } from './context.ts'
-import { ALL_NETWORKS } from './context.ts'
+import { ALL_NETWORKS, short } from './context.ts'
+import { restoreHostLink } from './host-access.ts'
 import { linkFailure } from './link-failure.ts'
+import { repairParent } from './parent.ts'
+import { show } from './setup.ts'
 import { isProbeLinkOf, parseOwnerAlias } from './naming.ts'
 import type { LinkInfo } from './ports/link-layer.ts'
 
@@ -39,8 +42,34 @@ export async function reconcile(ctx: DriverContext): Promise<ReconcileReport> {
         })
       }
     }
+    await restoreHostAccess(ctx)
     return { removed }
   })
+}
+
+/**
+ * Host access links are the host's, not a container's: nothing rejoins them after a reboot or a
+ * deleted link, so start-up makes them again (the parent first, when it is ours and gone).
+ */
+async function restoreHostAccess(ctx: DriverContext): Promise<void> {
+  for (const network of ctx.state.allNetworks()) {
+    if (!network.hostAccess) continue
+    try {
+      if (!(await show(ctx, network.parent))) {
+        if (network.parentOrigin === 'existing') {
+          ctx.log.warn('host access waits for the parent', { parent: network.parent })
+          continue
+        }
+        await repairParent(ctx, network)
+      }
+      await restoreHostLink(ctx, network)
+    } catch (error) {
+      ctx.log.error('could not restore host access', {
+        network: short(network.id),
+        error: messageOf(error),
+      })
+    }
+  }
 }
 
 function isOurs(ctx: DriverContext, link: LinkInfo): boolean {
@@ -54,5 +83,6 @@ function isOurs(ctx: DriverContext, link: LinkInfo): boolean {
 function isOwned(ctx: DriverContext, linkName: string): boolean {
   // Any parent a network uses is kept, whatever its origin: never sweep a live network's uplink.
   if (ctx.state.networkByParent(linkName)) return true
+  if (ctx.state.allNetworks().some((network) => network.hostAccess?.link === linkName)) return true
   return ctx.state.allEndpoints().some((endpoint) => endpoint.ifname === linkName)
 }

@@ -197,8 +197,23 @@ function networkOptions(options: NetworkOptionsBody): NetworkOptionsInput {
   }
 }
 
-function ipam(list: readonly { Pool: string; Gateway?: string | undefined }[] | null) {
-  return (list ?? []).map((entry) => ({ pool: entry.Pool, gateway: entry.Gateway }))
+function ipam(
+  list:
+    | readonly {
+        Pool: string
+        Gateway?: string | undefined
+        AuxAddresses?: Record<string, unknown> | null | undefined
+      }[]
+    | null
+) {
+  return (list ?? []).map((entry) => ({
+    pool: entry.Pool,
+    gateway: entry.Gateway,
+    // Only string values can be addresses; anything else cannot match a host_address.
+    auxAddresses: Object.values(entry.AuxAddresses ?? {}).filter(
+      (value): value is string => typeof value === 'string'
+    ),
+  }))
 }
 
 /** Own keys only, into a Map: keys like "__proto__" stay plain data. */

@@ -34,7 +34,8 @@ export function classify(result: IpResult, command: string, timeoutMs: number): 
   const text =
     stderr === '' ? `ip exited with code ${result.exitCode} and printed nothing` : oneLine(stderr)
   let kind: LinkErrorKind = 'failed'
-  if (missing) kind = 'not-found'
+  // "No such process" (ESRCH) is how the kernel answers a delete of a route that is not there.
+  if (missing || /No such process/.test(stderr)) kind = 'not-found'
   else if (/File exists/.test(stderr)) kind = 'exists'
   else if (/Unknown device type|Operation not supported/.test(stderr)) kind = 'unsupported'
   else if (/Device or resource busy/.test(stderr)) kind = 'busy'

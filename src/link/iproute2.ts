@@ -14,6 +14,8 @@ export interface Iproute2Options {
 }
 
 const ALIAS = /^[A-Za-z0-9_.:/-]{1,200}$/
+// A host route as the driver builds it: an IPv4 /32 or an IPv6 /128, nothing else reaches `ip`.
+const HOST_ROUTE = /^(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}\/32|[0-9a-fA-F:]{2,39}\/128)$/
 const MODES: ReadonlySet<string> = new Set(IPVLAN_MODES)
 const FLAGS: ReadonlySet<string> = new Set(IPVLAN_FLAGS)
 
@@ -115,6 +117,55 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
       name(linkName)
       await exec(['link', 'set', 'dev', linkName, 'up'])
     },
+    async addHostLink(spec) {
+      const addresses = spec.addresses.map((address) => {
+        route(address)
+        // No duplicate address detection: the address is reserved in Docker's IPAM (aux address).
+        return [
+          'address',
+          'add',
+          address,
+          'dev',
+          spec.name,
+          ...(address.includes(':') ? ['nodad'] : []),
+        ]
+      })
+      await batch([
+        ipvlanAdd(spec),
+        setAlias(spec),
+        ...addresses,
+        ['link', 'set', 'dev', spec.name, 'up'],
+      ])
+    },
+    async addRoutes(linkName, destinations) {
+      name(linkName)
+      destinations.forEach(route)
+      if (destinations.length === 0) return
+      await batch(destinations.map((destination) => ['route', 'add', destination, 'dev', linkName]))
+    },
+    async routeDevices(destination) {
+      route(destination)
+      const family = destination.includes(':') ? '-6' : '-4'
+      const parsed: unknown = JSON.parse(
+        (await exec(['-j', family, 'route', 'show', 'exact', destination])) || '[]'
+      )
+      if (!Array.isArray(parsed)) return []
+      return (parsed as { dev?: unknown }[]).flatMap((entry) =>
+        typeof entry.dev === 'string' ? [entry.dev] : []
+      )
+    },
+    async removeRoutes(linkName, destinations) {
+      name(linkName)
+      destinations.forEach(route)
+      for (const destination of destinations) {
+        try {
+          await exec(['route', 'del', destination, 'dev', linkName])
+        } catch (error) {
+          // Gone already: with its link (reboot, network rm) or by an earlier delete.
+          if (!(error instanceof LinkError && error.kind === 'not-found')) throw error
+        }
+      }
+    },
     async remove(linkName) {
       name(linkName)
       try {
@@ -130,6 +181,10 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
 
 function name(value: string): void {
   if (!isValidIfname(value)) refuse('interface name', value)
+}
+
+function route(value: string): void {
+  if (!HOST_ROUTE.test(value)) refuse('route destination', value)
 }
 
 function alias(value: string): void {

@@ -18,6 +18,7 @@ export const NetworkFile = v.object({
   ipv4: v.array(Subnet),
   ipv6: v.array(Subnet),
   sharedParent: v.optional(v.boolean()),
+  hostAccess: v.optional(v.object({ link: v.string(), addresses: v.array(v.string()) })),
 })
 
 export const EndpointFile = v.object({

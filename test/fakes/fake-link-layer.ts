@@ -1,4 +1,9 @@
-import type { IpvlanSpec, LinkInfo, LinkLayer } from '../../src/driver/ports/link-layer.ts'
+import type {
+  HostLinkSpec,
+  IpvlanSpec,
+  LinkInfo,
+  LinkLayer,
+} from '../../src/driver/ports/link-layer.ts'
 import { LinkError } from '../../src/driver/ports/link-layer.ts'
 
 interface FakeLink {
@@ -7,6 +12,7 @@ interface FakeLink {
   kind: string
   up: boolean
   parent?: string
+  addresses?: string[]
 }
 
 type Method = keyof LinkLayer
@@ -18,6 +24,8 @@ type Method = keyof LinkLayer
 export class FakeLinkLayer implements LinkLayer {
   readonly links = new Map<string, FakeLink>()
   readonly calls: { method: Method; args: unknown }[] = []
+  /** The main routing table: destination -> device. */
+  readonly routes = new Map<string, string>()
   /** Kernel features; false makes creation fail like a kernel without the driver. */
   readonly supports = { ipvlan: true, vlan: true, dummy: true }
   /** Next call of `method` throws this error (once), or hangs forever when 'hang'. */
@@ -95,7 +103,43 @@ export class FakeLinkLayer implements LinkLayer {
 
   async remove(name: string): Promise<boolean> {
     await this.enter('remove', name)
+    // As in the kernel, a link's routes go with it.
+    for (const [destination, dev] of this.routes) if (dev === name) this.routes.delete(destination)
     return this.links.delete(name)
+  }
+
+  async addHostLink(spec: HostLinkSpec): Promise<void> {
+    await this.enter('addHostLink', spec)
+    this.create(spec.name, spec.parent, 'ipvlan', spec.alias, true)
+    const link = this.links.get(spec.name)
+    if (link) link.addresses = [...spec.addresses]
+  }
+
+  async addRoutes(link: string, destinations: string[]): Promise<void> {
+    await this.enter('addRoutes', { link, destinations })
+    if (!this.links.has(link)) throw notFound(link)
+    for (const destination of destinations) {
+      if (this.routes.has(destination)) {
+        throw new LinkError(
+          'exists',
+          'RTNETLINK answers: File exists',
+          `ip route add ${destination}`
+        )
+      }
+      this.routes.set(destination, link)
+    }
+  }
+
+  async routeDevices(destination: string): Promise<string[]> {
+    await this.enter('routeDevices', destination)
+    const dev = this.routes.get(destination)
+    return dev === undefined ? [] : [dev]
+  }
+
+  async removeRoutes(link: string, destinations: string[]): Promise<void> {
+    await this.enter('removeRoutes', { link, destinations })
+    for (const destination of destinations)
+      if (this.routes.get(destination) === link) this.routes.delete(destination)
   }
 
   private create(

@@ -161,6 +161,27 @@ describe('HTTP routes', () => {
     assert.equal(links.links.get('eth0.10')?.kind, 'vlan')
   })
 
+  test('CreateNetwork passes --aux-address values through: a reserved host_address is accepted, another refused', async () => {
+    const { links, post, ok } = await setup()
+    const refused = await post(
+      '/NetworkDriver.CreateNetwork',
+      createNetworkBody({ parent: 'eth0.10', host_address: '192.168.10.3' })
+    )
+    assert.equal(refused.status, 400)
+    assert.match(
+      String(refused.json['Err']),
+      /^option "host_address": 192\.168\.10\.3 is not reserved/
+    )
+    assert.deepEqual(
+      await ok(
+        '/NetworkDriver.CreateNetwork',
+        createNetworkBody({ parent: 'eth0.10', host_address: '192.168.10.2' })
+      ),
+      {}
+    )
+    assert.equal(links.links.get(`ivh${NET.slice(0, 12)}`)?.kind, 'ipvlan')
+  })
+
   test('CreateNetwork with --internal and IPv6 data', async () => {
     const { ok, driver } = await setup()
     const body = {

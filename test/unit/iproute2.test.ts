@@ -156,6 +156,67 @@ describe('iproute2 link layer commands', () => {
     ])
   })
 
+  test('addHostLink adds the ipvlan link, marks it, gives it its addresses (IPv6 without DAD) and brings it up, in one batch', async () => {
+    const { runner, links } = setup()
+    await links.addHostLink({
+      ...spec({ name: 'ivh0123456789ab', mode: 'l3' }),
+      addresses: ['192.168.10.2/32', '2001:db8::2/128'],
+    })
+    assert.deepEqual(runner.calls, [
+      {
+        args: ['-batch', '-'],
+        input:
+          'link add name ivh0123456789ab link eth0 type ipvlan mode l3 bridge\n' +
+          `link set dev ivh0123456789ab alias ${ALIAS}\n` +
+          'address add 192.168.10.2/32 dev ivh0123456789ab\n' +
+          'address add 2001:db8::2/128 dev ivh0123456789ab nodad\n' +
+          'link set dev ivh0123456789ab up\n',
+      },
+    ])
+  })
+
+  test('addRoutes adds every host route through the link in one batch; none runs nothing', async () => {
+    const { runner, links } = setup()
+    await links.addRoutes('ivh0', [])
+    await links.addRoutes('ivh0', ['192.168.10.5/32', '2001:db8::5/128'])
+    assert.deepEqual(runner.calls, [
+      {
+        args: ['-batch', '-'],
+        input: 'route add 192.168.10.5/32 dev ivh0\nroute add 2001:db8::5/128 dev ivh0\n',
+      },
+    ])
+  })
+
+  test('routeDevices runs "ip -j -4|-6 route show exact D" and returns the devices', async () => {
+    const { runner, links } = setup()
+    runner.reply(ok(JSON.stringify([{ dst: '192.168.10.5', dev: 'eth0' }])))
+    assert.deepEqual(await links.routeDevices('192.168.10.5/32'), ['eth0'])
+    runner.reply(ok(''))
+    assert.deepEqual(await links.routeDevices('2001:db8::5/128'), [])
+    assert.deepEqual(
+      runner.calls.map((call) => call.args),
+      [
+        ['-j', '-4', 'route', 'show', 'exact', '192.168.10.5/32'],
+        ['-j', '-6', 'route', 'show', 'exact', '2001:db8::5/128'],
+      ]
+    )
+  })
+
+  test("removeRoutes deletes each route through the link; 'No such process' (already gone) is no error", async () => {
+    const { runner, links } = setup()
+    runner.reply(fail('RTNETLINK answers: No such process'))
+    await links.removeRoutes('ivh0', ['192.168.10.5/32', '2001:db8::5/128'])
+    assert.deepEqual(
+      runner.calls.map((call) => call.args),
+      [
+        ['route', 'del', '192.168.10.5/32', 'dev', 'ivh0'],
+        ['route', 'del', '2001:db8::5/128', 'dev', 'ivh0'],
+      ]
+    )
+    runner.reply(fail('RTNETLINK answers: Operation not permitted'))
+    await rejectsWithKind(links.removeRoutes('ivh0', ['192.168.10.5/32']), 'failed')
+  })
+
   test('addDummy creates the dummy link, sets the alias and brings it up', async () => {
     const { runner, links } = setup()
     await links.addDummy({ name: 'di-0123456789ab', alias: ALIAS })
@@ -321,6 +382,9 @@ describe('iproute2 refuses invalid input without running ip', () => {
       await refused((l) => l.addIpvlan(spec({ name: bad })), name)
       await refused((l) => l.addIpvlan(spec({ parent: bad })), name)
       await refused((l) => l.probeIpvlan(spec({ name: bad })), name)
+      await refused((l) => l.addHostLink({ ...spec({ name: bad }), addresses: [] }), name)
+      await refused((l) => l.addRoutes(bad, ['10.0.0.1/32']), name)
+      await refused((l) => l.removeRoutes(bad, ['10.0.0.1/32']), name)
     })
   }
 
@@ -330,6 +394,23 @@ describe('iproute2 refuses invalid input without running ip', () => {
       await refused((l) => l.probeIpvlan(spec({ alias: bad })), /alias/)
       await refused((l) => l.addDummy({ name: 'd0', alias: bad }), /alias/)
       await refused((l) => l.addVlan({ name: 'e.1', master: 'e', vlanId: 1, alias: bad }), /alias/)
+    })
+  }
+
+  for (const bad of [
+    '192.168.10.5',
+    '192.168.10.0/24',
+    '2001:db8::/64',
+    '-f/32',
+    'a;b/32',
+    '1.2.3.4/32 x',
+  ]) {
+    test(`route destination ${JSON.stringify(bad)} is refused: only host routes reach ip`, async () => {
+      const route = /route destination/
+      await refused((l) => l.addRoutes('ivh0', [bad]), route)
+      await refused((l) => l.removeRoutes('ivh0', [bad]), route)
+      await refused((l) => l.routeDevices(bad), route)
+      await refused((l) => l.addHostLink({ ...spec({ name: 'ivh0' }), addresses: [bad] }), route)
     })
   }
 

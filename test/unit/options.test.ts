@@ -32,7 +32,39 @@ describe('parseNetworkOptions', () => {
       mtu: undefined,
       internal: false,
       sharedParent: false,
+      hostAddresses: [],
     })
+  })
+
+  test('host_address: one IPv4, one IPv6 or both, comma-separated', () => {
+    const parse = (value: string) =>
+      parseNetworkOptions(input({ parent: 'eth0', host_address: value })).hostAddresses
+    assert.deepEqual(parse('192.168.10.2'), ['192.168.10.2'])
+    assert.deepEqual(parse('192.168.10.2, 2001:db8::2'), ['192.168.10.2', '2001:db8::2'])
+    assert.deepEqual(parse(''), [])
+  })
+
+  test('host_address: not an IP, a CIDR, a zone or two of one family names the option', () => {
+    for (const bad of ['host', '192.168.10.2/24', 'fe80::1%eth0', '192.168.10.300']) {
+      rejects(
+        () => parseNetworkOptions(input({ parent: 'eth0', host_address: bad })),
+        /^option "host_address": ".*" is not an IP address/
+      )
+    }
+    rejects(
+      () => parseNetworkOptions(input({ parent: 'eth0', host_address: '10.0.0.2,10.0.0.3' })),
+      /^option "host_address": .* two addresses of one family/
+    )
+  })
+
+  test('host_address with ipvlan_flag=private is refused: the host link could not reach anyone', () => {
+    rejects(
+      () =>
+        parseNetworkOptions(
+          input({ parent: 'eth0', host_address: '10.0.0.2', ipvlan_flag: 'private' })
+        ),
+      /^option "host_address": .*ipvlan_flag=private/
+    )
   })
 
   test('shared_parent: true or false, default false; anything else names the option', () => {
@@ -107,7 +139,7 @@ describe('parseNetworkOptions', () => {
     rejects(
       () => parseNetworkOptions(input({ parent: 'eth0', prent: 'eth1' })),
       /unknown option "prent"/,
-      /parent, ipvlan_mode, ipvlan_flag, mtu and shared_parent/
+      /parent, ipvlan_mode, ipvlan_flag, mtu, shared_parent and host_address/
     )
   })
 

@@ -22,6 +22,12 @@ export interface IpvlanSpec {
   alias: string
 }
 
+/** The host's own leg on a network (host access): an ipvlan link with addresses, brought up. */
+export interface HostLinkSpec extends IpvlanSpec {
+  /** Host routes of the host's addresses: "a.b.c.d/32", "x::y/128". */
+  addresses: string[]
+}
+
 export interface LinkLayer {
   /** All links of the host namespace, with their alias (our ownership marker). */
   list(): Promise<LinkInfo[]>
@@ -39,6 +45,14 @@ export interface LinkLayer {
   setUp(name: string): Promise<void>
   /** Deletes a link; resolves false when it did not exist. */
   remove(name: string): Promise<boolean>
+  /** Creates the host's ipvlan link on a network, gives it its addresses and brings it up. */
+  addHostLink(spec: HostLinkSpec): Promise<void>
+  /** Adds a route to each destination ("ip/32", "ip/128") through `link`; 'exists' if one is there. */
+  addRoutes(link: string, destinations: string[]): Promise<void>
+  /** The devices of the routes to exactly `destination` in the main table. */
+  routeDevices(destination: string): Promise<string[]>
+  /** Deletes the routes to `destinations` through `link`; ones already gone are no error. */
+  removeRoutes(link: string, destinations: string[]): Promise<void>
 }
 
 export type LinkErrorKind = 'not-found' | 'exists' | 'unsupported' | 'busy' | 'timeout' | 'failed'
