@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict'
+import { createServer, connect } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { after, before, test } from 'node:test'
+import { docker, dockerOk, exec, ip, ipOk, linkExists, ping, run } from './docker.ts'
+import { ensureInstalled, REGISTRY_PLUGIN } from './plugin.ts'
+import { ScenarioContext } from './scenarios.ts'
+
+/**
+ * Lab tier, plugin only (issue 10): `-o host_address` lets the host and its containers reach each
+ * other, which ipvlan forbids through the parent itself (moby/moby#21735). For each mode, IPv4 and
+ * IPv6: ping and a TCP connection from the host to a container and from the container to the host;
+ * then `network rm` leaves no host link and no route.
+ */
+const ctx = new ScenarioContext(REGISTRY_PLUGIN, 'ha')
+const MODES = ['l2', 'l3', 'l3s'] as const
+const networks = new Map<string, string>()
+
+const v4 = (n: number, host: number) => `172.29.${n}.${host}`
+const v6 = (n: number, host: number) => `fd29:${n}::${host}`
+
+before(
+  async () => {
+    await ensureInstalled()
+  },
+  { timeout: 10 * 60_000 }
+)
+
+after(async () => {
+  await ctx.cleanup()
+})
+
+/** Host side: `busybox ping` (the lab VM has no iputils), from the host's own network stack. */
+async function hostPing(address: string): Promise<void> {
+  const result = await run('busybox', [
+    address.includes(':') ? 'ping6' : 'ping',
+    '-c',
+    '1',
+    '-W',
+    '3',
+    address,
+  ])
+  assert.equal(result.code, 0, `host: ping ${address}: ${result.output}`)
+}
+
+/** Host -> container: connects to `address:port`, returns what the container's nc sent. */
+function hostReads(address: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    const socket = connect({ host: address, port, timeout: 10_000 })
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => (text += chunk))
+    socket.on('end', () => resolve(text))
+    socket.on('timeout', () => {
+      socket.destroy()
+      reject(new Error(`host: connection to ${address}:${port} timed out`))
+    })
+    socket.on('error', reject)
+  })
+}
+
+/** Container -> host: a server on the host's address; the container's nc must read its greeting. */
+async function containerReads(container: string, address: string): Promise<string> {
+  const server = createServer((socket) => socket.end('from-host\n'))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, address, resolve)
+  })
+  try {
+    const { port } = server.address() as AddressInfo
+    const result = await exec(container, 'nc', '-w', '5', address, String(port))
+    assert.equal(result.code, 0, `${container}: nc ${address} ${port}: ${result.output}`)
+    return result.stdout
+  } finally {
+    server.close()
+  }
+}
+
+MODES.forEach((mode, index) => {
+  const n = index + 1
+  test(`${mode}: host and container reach each other (ping and TCP, IPv4 and IPv6)`, async () => {
+    const master = await ctx.master(n)
+    if (mode === 'l2') {
+      // The usual LAN: the host has its own address in the subnet, on the parent itself. Its
+      // connected route must keep working and stay untouched; host routes win over it.
+      await ipOk('address', 'add', `${v4(n, 5)}/24`, 'dev', master)
+    }
+    const net = await ctx.network(mode, [
+      '-o',
+      `parent=${master}`,
+      '-o',
+      `ipvlan_mode=${mode}`,
+      '-o',
+      `host_address=${v4(n, 2)},${v6(n, 2)}`,
+      '--subnet',
+      `172.29.${n}.0/24`,
+      '--aux-address',
+      `host=${v4(n, 2)}`,
+      '--ipv6',
+      '--subnet',
+      `fd29:${n}::/64`,
+      '--aux-address',
+      `host6=${v6(n, 2)}`,
+    ])
+    networks.set(mode, net)
+    const c = await ctx.container(`c${n}`, net, ['--ip', v4(n, 10), '--ip6', v6(n, 10)])
+    for (const address of [v4(n, 10), v6(n, 10)]) await hostPing(address)
+    for (const address of [v4(n, 2), v6(n, 2)]) {
+      const result = await ping(c, address)
+      assert.equal(result.code, 0, `${c}: ping ${address}: ${result.output}`)
+    }
+    for (const [address, port] of [
+      [v4(n, 10), 7001],
+      [v6(n, 10), 7002],
+    ] as const) {
+      await dockerOk('exec', '-d', c, 'sh', '-c', `echo from-${mode} | nc -l -p ${port}`)
+      // nc -l in the background: retry until it listens.
+      let text = ''
+      for (let attempt = 0; attempt < 10 && text === ''; attempt++) {
+        text = await hostReads(address, port).catch(async () => {
+          await new Promise((resolve) => setTimeout(resolve, 500))
+          return ''
+        })
+      }
+      assert.equal(text.trim(), `from-${mode}`, `host -> ${address}:${port}`)
+    }
+    for (const address of [v4(n, 2), v6(n, 2)]) {
+      assert.equal((await containerReads(c, address)).trim(), 'from-host', `${c} -> ${address}`)
+    }
+  })
+})
+
+test('network rm leaves no host link and no route to the containers', async () => {
+  assert.equal(networks.size, MODES.length, 'every mode created its network')
+  const routes = async (): Promise<string> =>
+    (await ipOk('route', 'show')) + (await ipOk('-6', 'route', 'show'))
+  const before = await routes()
+  for (const n of MODES.map((_, index) => index + 1)) {
+    assert.match(before, new RegExp(`172\\.29\\.${n}\\.10 dev ivh`), 'the IPv4 host route existed')
+    assert.match(before, new RegExp(`fd29:${n}::10 dev ivh`), 'the IPv6 host route existed')
+  }
+  const hostLinks = (await ipOk('-o', 'link', 'show')).match(/ivh[0-9a-f]{12}/g) ?? []
+  assert.equal(
+    new Set(hostLinks).size,
+    MODES.length,
+    `one host link per network: ${hostLinks.join(' ')}`
+  )
+  await docker('rm', '-f', ...ctx.containers)
+  for (const net of networks.values()) await dockerOk('network', 'rm', net)
+  for (const link of new Set(hostLinks)) assert.ok(!(await linkExists(link)), `${link} is gone`)
+  const left = await routes()
+  assert.doesNotMatch(left, /172\.29\.\d+\.10 |fd29:/, 'no route to the containers is left')
+  assert.match(
+    left,
+    /172\.29\.1\.0\/24 dev hadm1 proto kernel/,
+    "the host's own route is untouched"
+  )
+  const links = await ip('-o', 'link', 'show')
+  assert.doesNotMatch(links.stdout, /ivh[0-9a-f]{12}/)
+})
