@@ -40,6 +40,9 @@ async function guestOk(command: string): Promise<string> {
 }
 
 const PING = 'docker exec rb-b ping -c 1 -W 3 172.30.40.10'
+// Host access (-o host_address): the host's own link on the network must come back after a reboot.
+const HOST_PING =
+  'busybox ping -c 1 -W 3 172.30.40.10 && docker exec rb-b ping -c 1 -W 3 172.30.40.2'
 
 describe('host reboot (lab VM booted twice on one disk)', { timeout: 30 * 60_000 }, () => {
   before(() => {
@@ -60,10 +63,11 @@ describe('host reboot (lab VM booted twice on one disk)', { timeout: 30 * 60_000
         'sh /var/lib/lab/boot.sh',
         // Installed already when the VM is handed over; otherwise create it from the bundle.
         `{ docker plugin inspect ${PLUGIN} >/dev/null 2>&1 || { cp -a '${REPO}/plugin' /tmp/bundle && docker plugin create ${PLUGIN} /tmp/bundle && docker plugin enable ${PLUGIN}; }; }`,
-        `docker network create -d ${PLUGIN} -o parent=rbm0.40 --subnet 172.30.40.0/24 rbnet`,
+        `docker network create -d ${PLUGIN} -o parent=rbm0.40 --subnet 172.30.40.0/24 -o host_address=172.30.40.2 --aux-address host=172.30.40.2 rbnet`,
         'docker run -d --name rb-a --net rbnet --ip 172.30.40.10 --restart=always busybox:lab sleep 3600',
         'docker run -d --name rb-b --net rbnet --ip 172.30.40.11 --restart=always busybox:lab sleep 3600',
         PING,
+        HOST_PING,
       ].join(' && ')
     )
     await vm('stop', '--name', VM)
@@ -75,8 +79,9 @@ describe('host reboot (lab VM booted twice on one disk)', { timeout: 30 * 60_000
       'for i in $(seq 1 120); do [ "$(docker inspect -f "{{.State.Running}}" rb-a rb-b | sort -u)" = true ] && exit 0; sleep 1; done; docker ps -a; exit 1'
     )
     await guestOk(PING)
+    await guestOk(HOST_PING)
     await guestOk(
-      'docker run -d --name rb-c --net rbnet busybox:lab sleep 3600 && docker exec rb-c ping -c 1 -W 3 172.30.40.10'
+      'docker run -d --name rb-c --net rbnet --ip 172.30.40.12 busybox:lab sleep 3600 && docker exec rb-c ping -c 1 -W 3 172.30.40.10 && busybox ping -c 1 -W 3 172.30.40.12'
     )
     const link = await guestOk('ip -d link show rbm0.40')
     assert.match(link, /vlan .*id 40/)
@@ -92,7 +97,8 @@ describe('host reboot (lab VM booted twice on one disk)', { timeout: 30 * 60_000
     const id = await guestOk(`docker plugin inspect -f '{{.Id}}' ${PLUGIN}`)
     await guestOk('docker rm -f rb-a rb-b rb-c && docker network rm rbnet')
     const links = await guestOk('ip -o link show')
-    assert.doesNotMatch(links, /rbm0\.40|ivl[0-9a-f]|ipvlan-lan\//)
+    assert.doesNotMatch(links, /rbm0\.40|ivl[0-9a-f]|ivh[0-9a-f]|ipvlan-lan\//)
+    assert.doesNotMatch(await guestOk('ip route show'), /172\.30\.40\./, 'no host route left')
     const left = await guestOk(
       `ls /var/lib/docker/plugins/${id}/propagated-mount/networks /var/lib/docker/plugins/${id}/propagated-mount/endpoints`
     )

@@ -2,7 +2,18 @@ import assert from 'node:assert/strict'
 import { createServer, connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { after, before, test } from 'node:test'
-import { docker, dockerOk, exec, ip, ipOk, linkExists, ping, run } from './docker.ts'
+import {
+  docker,
+  dockerOk,
+  exec,
+  ip,
+  ipOk,
+  linkExists,
+  ping,
+  restartDockerd,
+  run,
+  waitFor,
+} from './docker.ts'
 import { ensureInstalled, REGISTRY_PLUGIN } from './plugin.ts'
 import { ScenarioContext } from './scenarios.ts'
 
@@ -157,4 +168,43 @@ test('network rm leaves no host link and no route to the containers', async () =
   )
   const links = await ip('-o', 'link', 'show')
   assert.doesNotMatch(links.stdout, /ivh[0-9a-f]{12}/)
+})
+
+test('dockerd restart: the host and a --restart=always container still reach each other', async () => {
+  const n = 4
+  const master = await ctx.master(n)
+  const net = await ctx.network('restart', [
+    '-o',
+    `parent=${master}.44`,
+    '-o',
+    `host_address=${v4(n, 2)},${v6(n, 2)}`,
+    '--subnet',
+    `172.29.${n}.0/24`,
+    '--aux-address',
+    `host=${v4(n, 2)}`,
+    '--ipv6',
+    '--subnet',
+    `fd29:${n}::/64`,
+    '--aux-address',
+    `host6=${v6(n, 2)}`,
+  ])
+  const c = await ctx.container('rs', net, [
+    '--restart=always',
+    '--ip',
+    v4(n, 10),
+    '--ip6',
+    v6(n, 10),
+  ])
+  await hostPing(v4(n, 10))
+  await restartDockerd('SIGTERM')
+  await waitFor(
+    `${c} running again`,
+    async () => (await docker('inspect', '-f', '{{.State.Running}}', c)).stdout === 'true',
+    180_000
+  )
+  for (const address of [v4(n, 10), v6(n, 10)]) await hostPing(address)
+  for (const address of [v4(n, 2), v6(n, 2)]) {
+    const result = await ping(c, address)
+    assert.equal(result.code, 0, `${c}: ping ${address} after the restart: ${result.output}`)
+  }
 })
