@@ -1,6 +1,6 @@
 import { DriverError, messageOf } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import type { KeyedMutex } from './lock.ts'
+import type { KeyedMutex, KeyedSharedLock } from './lock.ts'
 import type { NetworkRecord } from './model.ts'
 import type { LinkLayer } from './ports/link-layer.ts'
 import type { Store } from './ports/store.ts'
@@ -18,7 +18,15 @@ export interface DriverContext {
   /** Marks the links this plugin instance owns (see naming.ts). */
   readonly instanceId: string
   readonly mutex: KeyedMutex
+  /**
+   * Per network: endpoint operations share it (independent endpoints run concurrently, each
+   * serialised on its own `endpointKey`); the network's creation and deletion hold it alone.
+   */
+  readonly networkLock: KeyedSharedLock
 }
+
+/** Mutex key of one endpoint: its create, join and delete run one after another. */
+export const endpointKey = (endpointId: string): string => `ep:${endpointId}`
 
 /** Lock key taken by network creation and deletion: the one-network-per-parent rule spans networks. */
 export const ALL_NETWORKS = 'networks'

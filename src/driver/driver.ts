@@ -3,7 +3,7 @@ import type { DriverContext } from './context.ts'
 import type { CreateEndpointInput } from './endpoint.ts'
 import { createEndpoint, deleteEndpoint, endpointOperInfo } from './endpoint.ts'
 import { join, leave } from './join-leave.ts'
-import { KeyedMutex } from './lock.ts'
+import { KeyedMutex, KeyedSharedLock } from './lock.ts'
 import type { EndpointRecord, JoinResult, NetworkRecord } from './model.ts'
 import type { CreateNetworkInput } from './network.ts'
 import { allocateNetwork, createNetwork, deleteNetwork, gwAllocCheck } from './network.ts'
@@ -47,6 +47,7 @@ export class IpvlanDriver {
       state: new DriverState(snapshot.networks, snapshot.endpoints),
       instanceId: snapshot.instanceId,
       mutex: new KeyedMutex(),
+      networkLock: new KeyedSharedLock(),
     })
   }
 

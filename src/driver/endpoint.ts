@@ -1,6 +1,6 @@
 import { DriverError, invalid, printable } from '../errors.ts'
 import type { DriverContext } from './context.ts'
-import { requireNetwork, short, stateFailure } from './context.ts'
+import { endpointKey, requireNetwork, short, stateFailure } from './context.ts'
 import { unrouteEndpoint } from './host-access.ts'
 import { parseCidr } from './ipnet.ts'
 import { linkFailure } from './link-failure.ts'
@@ -34,31 +34,33 @@ export async function createEndpoint(
   const ipv4 = optionalCidr(input.address, 4, 'Interface.Address')
   const ipv6 = optionalCidr(input.addressIPv6, 6, 'Interface.AddressIPv6')
   const { networkId, endpointId } = input
-  await ctx.mutex.run(networkId, async () => {
-    requireNetwork(ctx, networkId)
-    const record: EndpointRecord = {
-      id: endpointId,
-      networkId,
-      ifname: endpointLinkName(endpointId),
-      ipv4,
-      ipv6,
-    }
-    const known = ctx.state.endpoint(endpointId)
-    if (known) {
-      if (known.networkId === networkId && known.ipv4 === ipv4 && known.ipv6 === ipv6) return
-      throw new DriverError(
-        'conflict',
-        `endpoint ${short(endpointId)} already exists with other addresses`
-      )
-    }
-    try {
-      await ctx.store.saveEndpoint(record)
-    } catch (error) {
-      throw stateFailure('saving endpoint', error)
-    }
-    ctx.state.putEndpoint(record)
-    ctx.log.debug('endpoint created', { endpoint: short(endpointId), ipv4, ipv6 })
-  })
+  await ctx.networkLock.shared(networkId, () =>
+    ctx.mutex.run(endpointKey(endpointId), async () => {
+      requireNetwork(ctx, networkId)
+      const record: EndpointRecord = {
+        id: endpointId,
+        networkId,
+        ifname: endpointLinkName(endpointId),
+        ipv4,
+        ipv6,
+      }
+      const known = ctx.state.endpoint(endpointId)
+      if (known) {
+        if (known.networkId === networkId && known.ipv4 === ipv4 && known.ipv6 === ipv6) return
+        throw new DriverError(
+          'conflict',
+          `endpoint ${short(endpointId)} already exists with other addresses`
+        )
+      }
+      try {
+        await ctx.store.saveEndpoint(record)
+      } catch (error) {
+        throw stateFailure('saving endpoint', error)
+      }
+      ctx.state.putEndpoint(record)
+      ctx.log.debug('endpoint created', { endpoint: short(endpointId), ipv4, ipv6 })
+    })
+  )
 }
 
 export async function deleteEndpoint(
@@ -68,26 +70,28 @@ export async function deleteEndpoint(
 ): Promise<void> {
   // Serialise on the network the endpoint really belongs to, whatever the request says.
   const owner = ctx.state.endpoint(endpointId)?.networkId ?? networkId
-  await ctx.mutex.run(owner, async () => {
-    const endpoint = ctx.state.endpoint(endpointId)
-    if (!endpoint || endpoint.networkId !== owner) {
-      ctx.log.debug('delete of unknown endpoint ignored', { endpoint: short(endpointId) })
-      return
-    }
-    await unrouteEndpoint(ctx, ctx.state.network(owner), endpoint)
-    try {
-      await ctx.links.remove(endpoint.ifname)
-    } catch (error) {
-      throw linkFailure(error, { op: 'remove', name: endpoint.ifname })
-    }
-    try {
-      await ctx.store.deleteEndpoint(endpointId)
-    } catch (error) {
-      throw stateFailure('deleting endpoint', error)
-    }
-    ctx.state.removeEndpoint(endpointId)
-    ctx.log.debug('endpoint deleted', { endpoint: short(endpointId) })
-  })
+  await ctx.networkLock.shared(owner, () =>
+    ctx.mutex.run(endpointKey(endpointId), async () => {
+      const endpoint = ctx.state.endpoint(endpointId)
+      if (!endpoint || endpoint.networkId !== owner) {
+        ctx.log.debug('delete of unknown endpoint ignored', { endpoint: short(endpointId) })
+        return
+      }
+      await unrouteEndpoint(ctx, ctx.state.network(owner), endpoint)
+      try {
+        await ctx.links.remove(endpoint.ifname)
+      } catch (error) {
+        throw linkFailure(error, { op: 'remove', name: endpoint.ifname })
+      }
+      try {
+        await ctx.store.deleteEndpoint(endpointId)
+      } catch (error) {
+        throw stateFailure('deleting endpoint', error)
+      }
+      ctx.state.removeEndpoint(endpointId)
+      ctx.log.debug('endpoint deleted', { endpoint: short(endpointId) })
+    })
+  )
 }
 
 export function endpointOperInfo(

@@ -1,6 +1,6 @@
 import { DriverError } from '../errors.ts'
 import type { DriverContext } from './context.ts'
-import { requireNetwork, short } from './context.ts'
+import { endpointKey, requireNetwork, short } from './context.ts'
 import { routeToEndpoint } from './host-access.ts'
 import { joinResult } from './join-result.ts'
 import { linkFailure } from './link-failure.ts'
@@ -19,20 +19,22 @@ export async function join(
   networkId: string,
   endpointId: string
 ): Promise<JoinResult> {
-  return ctx.mutex.run(networkId, async () => {
-    const network = requireNetwork(ctx, networkId)
-    const endpoint = ctx.state.endpoint(endpointId)
-    if (!endpoint || endpoint.networkId !== networkId) {
-      throw new DriverError(
-        'not-found',
-        `endpoint ${short(endpointId)} not found on network ${short(networkId)}`
-      )
-    }
-    const spec = ipvlanSpec(ctx, network, endpoint.ifname, 'ep', endpointId)
-    await addEndpointLink(ctx, network, spec)
-    await routeToEndpoint(ctx, network, endpoint)
-    return joinResult(network, endpoint)
-  })
+  return ctx.networkLock.shared(networkId, () =>
+    ctx.mutex.run(endpointKey(endpointId), async () => {
+      const network = requireNetwork(ctx, networkId)
+      const endpoint = ctx.state.endpoint(endpointId)
+      if (!endpoint || endpoint.networkId !== networkId) {
+        throw new DriverError(
+          'not-found',
+          `endpoint ${short(endpointId)} not found on network ${short(networkId)}`
+        )
+      }
+      const spec = ipvlanSpec(ctx, network, endpoint.ifname, 'ep', endpointId)
+      await addEndpointLink(ctx, network, spec)
+      await routeToEndpoint(ctx, network, endpoint)
+      return joinResult(network, endpoint)
+    })
+  )
 }
 
 /** Nothing to undo: libnetwork has already moved the link back; DeleteEndpoint deletes it. */

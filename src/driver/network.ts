@@ -52,7 +52,7 @@ export async function createNetwork(ctx: DriverContext, input: CreateNetworkInpu
     [...ipv4, ...ipv6]
   )
   await ctx.mutex.run(ALL_NETWORKS, () =>
-    ctx.mutex.run(networkId, async () => {
+    ctx.networkLock.exclusive(networkId, async () => {
       const parent = options.parent ?? dummyParentName(networkId)
       const known = ctx.state.network(networkId)
       if (known) {
@@ -110,7 +110,7 @@ export async function createNetwork(ctx: DriverContext, input: CreateNetworkInpu
 
 export async function deleteNetwork(ctx: DriverContext, networkId: string): Promise<void> {
   await ctx.mutex.run(ALL_NETWORKS, () =>
-    ctx.mutex.run(networkId, async () => {
+    ctx.networkLock.exclusive(networkId, async () => {
       const network = ctx.state.network(networkId)
       if (!network) {
         ctx.log.debug('delete of unknown network ignored', { network: short(networkId) })

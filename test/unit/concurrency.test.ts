@@ -510,6 +510,54 @@ describe('concurrent requests', () => {
     )
   })
 
+  test('Joins of different endpoints of one network run concurrently; DeleteNetwork waits for them, and later Joins wait for it', async () => {
+    const env = await setup(['eth0'])
+    const net = id('concurrent-joins')
+    await createNetwork(env, net, 'eth0')
+    const [slow, fast, late] = ['slow', 'fast', 'late'].map((name) => id(`cj-${name}`)) as [
+      string,
+      string,
+      string,
+    ]
+    for (const [index, ep] of [slow, fast, late].entries()) {
+      assert.equal((await env.post('CreateEndpoint', endpointBody(net, ep, index))).status, 200)
+    }
+    const entered = gate()
+    const release = gate()
+    env.links.holdAddIpvlan = {
+      name: endpointLinkName(slow),
+      entered: entered.open,
+      release: release.promise,
+    }
+    const slowJoin = env.post('Join', { NetworkID: net, EndpointID: slow })
+    await entered.promise
+    // Not serialised behind the held Join of another endpoint of the same network.
+    const fastJoin = await env.post('Join', { NetworkID: net, EndpointID: fast })
+    assert.equal(fastJoin.status, 200, JSON.stringify(fastJoin.body))
+    assert.ok(env.links.links.has(endpointLinkName(fast)), 'joined while the other Join is held')
+
+    // The network's deletion excludes its endpoints' changes: it waits for the held Join, and a
+    // Join that arrives after it waits for the deletion (and then finds no network).
+    let deleted = false
+    const deleting = env.post('DeleteNetwork', { NetworkID: net }).then((reply) => {
+      deleted = true
+      return reply
+    })
+    await sleep(20)
+    const lateJoin = env.post('Join', { NetworkID: net, EndpointID: late })
+    await sleep(20)
+    assert.equal(deleted, false, 'DeleteNetwork ran while a Join held the network')
+    assert.ok(
+      !env.links.links.has(endpointLinkName(late)),
+      'a Join queued behind DeleteNetwork ran first'
+    )
+    release.open()
+    assert.equal((await slowJoin).status, 200)
+    assert.equal((await deleting).status, 200)
+    assert.equal((await lateJoin).status, 500, 'the late Join finds the network gone')
+    assert.deepEqual([...env.links.links.keys()], ['eth0'], 'nothing left')
+  })
+
   test(
     'DeleteEndpoint naming another network cannot pull an endpoint from under its Join',
     {},

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { KeyedMutex } from '../../src/driver/lock.ts'
+import { KeyedMutex, KeyedSharedLock } from '../../src/driver/lock.ts'
 
 /** A promise with its resolve function, to hold a section open until the test lets it go. */
 function gate(): { promise: Promise<void>; open: () => void } {
@@ -103,5 +103,86 @@ describe('KeyedMutex', () => {
     held.open()
     await Promise.all([a, b])
     assert.equal(keysOf(mutex), 0)
+  })
+})
+
+describe('KeyedSharedLock', () => {
+  test('shared sections of one key run together; an exclusive one waits for them all', async () => {
+    const lock = new KeyedSharedLock()
+    const events: string[] = []
+    const held = gate()
+    const a = lock.shared('net', async () => {
+      events.push('a start')
+      await held.promise
+      events.push('a end')
+    })
+    const b = lock.shared('net', async () => {
+      events.push('b ran')
+    })
+    await b
+    const x = lock.exclusive('net', async () => {
+      events.push('x ran')
+    })
+    await tick()
+    assert.deepEqual(events, ['a start', 'b ran'])
+    held.open()
+    await Promise.all([a, x])
+    assert.deepEqual(events, ['a start', 'b ran', 'a end', 'x ran'])
+  })
+
+  test('a shared section arriving after a waiting exclusive one waits for it (no starvation)', async () => {
+    const lock = new KeyedSharedLock()
+    const events: string[] = []
+    const held = gate()
+    const a = lock.shared('net', async () => {
+      await held.promise
+      events.push('a end')
+    })
+    const x = lock.exclusive('net', async () => {
+      events.push('x ran')
+    })
+    const b = lock.shared('net', async () => {
+      events.push('b ran')
+    })
+    await tick()
+    assert.deepEqual(events, [])
+    held.open()
+    await Promise.all([a, x, b])
+    assert.deepEqual(events, ['a end', 'x ran', 'b ran'])
+  })
+
+  test('exclusive sections of one key run one at a time; other keys are independent', async () => {
+    const lock = new KeyedSharedLock()
+    const events: string[] = []
+    const held = gate()
+    const x = lock.exclusive('one', async () => {
+      events.push('x start')
+      await held.promise
+      events.push('x end')
+    })
+    const y = lock.exclusive('one', async () => {
+      events.push('y ran')
+    })
+    await lock.shared('two', async () => {
+      events.push('other key ran')
+    })
+    assert.deepEqual(events, ['x start', 'other key ran'])
+    held.open()
+    await Promise.all([x, y])
+    assert.deepEqual(events, ['x start', 'other key ran', 'x end', 'y ran'])
+  })
+
+  test('a failing section releases the lock, and idle keys are forgotten', async () => {
+    const lock = new KeyedSharedLock()
+    await assert.rejects(
+      lock.exclusive('net', () => Promise.reject(new Error('boom'))),
+      /boom/
+    )
+    await assert.rejects(
+      lock.shared('net', () => Promise.reject(new Error('bang'))),
+      /bang/
+    )
+    assert.equal(await lock.exclusive('net', () => Promise.resolve('after')), 'after')
+    assert.equal((Reflect.get(lock, 'keys') as Map<string, unknown>).size, 0)
   })
 })
