@@ -110,8 +110,8 @@ export function benchSummary(results: BenchResults, link: Link): string {
     ...(single
       ? [
           '',
-          'Requests on one network are serialised by design (the reliability issue asks for it). ' +
-            `Measured in the same run: ${cell(single.subject)} against ${cell(single.baseline)}, ` +
+          'Concurrent clients on one network against one client in a loop, ' +
+            `in the same run: ${cell(single.subject)} against ${cell(single.baseline)}, ` +
             `${ratioCell(single)} (4b).`,
         ]
       : []),
