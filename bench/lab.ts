@@ -3,7 +3,8 @@
  *
  *   node --import tsx bench/lab.ts --out FILE [--only driver,docker] [--pairs 60]
  *     [--scale-rounds 30] [--throughput-rounds 20] [--per-round 32] [--clients 32] [--sizes 10,100,1000]
- *     [--docker-pairs 20] [--docker-warmup 1] [--state-root /var/lib/ipvlan-lan-bench]
+ *     [--docker-pairs 20] [--docker-warmup 1] [--burst 30] [--burst-rounds 3]
+ *     [--state-root /var/lib/ipvlan-lan-bench]
  *
  * Order: the docker plugin is created (dockerd copies and digests the rootfs, minutes under TCG)
  * while the scale plugins are filled, since neither is a measurement; then the scale rounds, driver
@@ -13,7 +14,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import { kernelSupports } from '../test/helpers/netns.ts'
-import { cleanUpDocker, containers, createPlugin, enablePlugin } from './lab-docker.ts'
+import { burst, cleanUpDocker, containers, createPlugin, enablePlugin } from './lab-docker.ts'
 import type { DriverOptions, Filled } from './lab-driver.ts'
 import {
   disposeLab,
@@ -47,6 +48,7 @@ function sizes(text: string): [number, number, number] {
   return [a, b, c]
 }
 const docker = { pairs: intFlag('docker-pairs', 20), warmup: intFlag('docker-warmup', 1) }
+const burstOptions = { size: intFlag('burst', 30), rounds: intFlag('burst-rounds', 3) }
 
 const startedAt = new Date().toISOString()
 const started = now()
@@ -110,6 +112,8 @@ async function main(): Promise<void> {
     await section('docker', async () => {
       const enableMs = await enablePlugin()
       await containers({ ...docker, installMs: created + enableMs }, rows, raw)
+      save()
+      await burst(burstOptions, rows, raw)
     })
   }
   if (only.has('docker')) await cleanUpDocker()

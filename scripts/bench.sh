@@ -46,7 +46,7 @@ machine() {
 
 if [[ "${BENCH_QUICK:-0}" = 1 ]]; then
   HOST_ARGS=(--rounds 5)
-  LAB_ARGS=(--pairs 10 --scale-rounds 5 --sizes 5,10,50 --throughput-rounds 2 --per-round 32 --docker-pairs 2 --docker-warmup 0)
+  LAB_ARGS=(--pairs 10 --scale-rounds 5 --sizes 5,10,50 --throughput-rounds 2 --per-round 32 --docker-pairs 2 --docker-warmup 0 --burst 5 --burst-rounds 1)
 else
   HOST_ARGS=(--rounds 30)
   LAB_ARGS=(--pairs "${BENCH_DRIVER_PAIRS:-60}" --scale-rounds 30 --throughput-rounds 20 --per-round 32
