@@ -3,12 +3,11 @@ import type { DriverContext } from './context.ts'
 import { short } from './context.ts'
 import type { Cidr } from './ipnet.ts'
 import { ipFamily, parseCidr, poolContains } from './ipnet.ts'
-import { linkFailure } from './link-failure.ts'
 import type { EndpointRecord, HostAccess, NetworkRecord, Subnet } from './model.ts'
 import { hostLinkName } from './naming.ts'
 import type { IpamInput, NetworkOptions } from './options.ts'
 import { LinkError } from './ports/link-layer.ts'
-import { ipvlanSpec, removeLeftover, show } from './setup.ts'
+import { addClearingLeftover, ipvlanSpec, show } from './setup.ts'
 
 /**
  * Host access (`-o host_address`): the host cannot reach its own ipvlan containers through the
@@ -80,20 +79,7 @@ export async function createHostLink(ctx: DriverContext, network: NetworkRecord)
     ...ipvlanSpec(ctx, network, access.link, 'host', network.id),
     addresses: access.addresses,
   }
-  const fail = (error: unknown): DriverError =>
-    linkFailure(error, { op: 'ipvlan', parent: spec.parent, name: spec.name })
-  try {
-    await ctx.links.addHostLink(spec)
-    return
-  } catch (error) {
-    if (!(error instanceof LinkError && error.kind === 'exists')) throw fail(error)
-    await removeLeftover(ctx, spec.name)
-  }
-  try {
-    await ctx.links.addHostLink(spec)
-  } catch (error) {
-    throw fail(error)
-  }
+  await addClearingLeftover(ctx, spec, () => ctx.links.addHostLink(spec))
 }
 
 const routesOf = (endpoint: EndpointRecord): string[] =>

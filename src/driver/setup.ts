@@ -78,19 +78,32 @@ export async function probe(ctx: DriverContext, network: NetworkRecord): Promise
     'probe',
     network.id
   )
+  // A probe link left by a crash mid-probe is cleared and the probe tried once more.
+  await addClearingLeftover(ctx, spec, () => ctx.links.probeIpvlan(spec))
+}
+
+/**
+ * Runs `add` for the ipvlan link `spec`; when a link of that name is in the way and ours (left by a
+ * crash), deletes it and runs `add` once more. Failures name the link and its parent.
+ */
+export async function addClearingLeftover(
+  ctx: DriverContext,
+  spec: { name: string; parent: string },
+  add: () => Promise<void>
+): Promise<void> {
   const fail = (error: unknown): DriverError =>
     linkFailure(error, { op: 'ipvlan', parent: spec.parent, name: spec.name })
   try {
-    await ctx.links.probeIpvlan(spec)
+    await add()
+    return
   } catch (error) {
     if (!(error instanceof LinkError && error.kind === 'exists')) throw fail(error)
-    // A probe link left by a crash mid-probe: clear it and try once more.
     await removeLeftover(ctx, spec.name)
-    try {
-      await ctx.links.probeIpvlan(spec)
-    } catch (again) {
-      throw fail(again)
-    }
+  }
+  try {
+    await add()
+  } catch (error) {
+    throw fail(error)
   }
 }
 
