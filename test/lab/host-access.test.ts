@@ -30,6 +30,26 @@ const networks = new Map<string, string>()
 const v4 = (n: number, host: number) => `172.29.${n}.${host}`
 const v6 = (n: number, host: number) => `fd29:${n}::${host}`
 
+/**
+ * `docker network create` arguments of network n: IPv4 172.29.n.0/24 and IPv6 fd29:n::/64 on
+ * `parent`, the host at .2 / ::2, reserved as aux addresses.
+ */
+const hostAccessNetwork = (n: number, parent: string): string[] => [
+  '-o',
+  `parent=${parent}`,
+  '-o',
+  `host_address=${v4(n, 2)},${v6(n, 2)}`,
+  '--subnet',
+  `172.29.${n}.0/24`,
+  '--aux-address',
+  `host=${v4(n, 2)}`,
+  '--ipv6',
+  '--subnet',
+  `fd29:${n}::/64`,
+  '--aux-address',
+  `host6=${v6(n, 2)}`,
+]
+
 before(
   async () => {
     await ensureInstalled()
@@ -97,21 +117,9 @@ MODES.forEach((mode, index) => {
       await ipOk('address', 'add', `${v4(n, 5)}/24`, 'dev', master)
     }
     const net = await ctx.network(mode, [
-      '-o',
-      `parent=${master}`,
+      ...hostAccessNetwork(n, master),
       '-o',
       `ipvlan_mode=${mode}`,
-      '-o',
-      `host_address=${v4(n, 2)},${v6(n, 2)}`,
-      '--subnet',
-      `172.29.${n}.0/24`,
-      '--aux-address',
-      `host=${v4(n, 2)}`,
-      '--ipv6',
-      '--subnet',
-      `fd29:${n}::/64`,
-      '--aux-address',
-      `host6=${v6(n, 2)}`,
     ])
     networks.set(mode, net)
     const c = await ctx.container(`c${n}`, net, ['--ip', v4(n, 10), '--ip6', v6(n, 10)])
@@ -173,21 +181,7 @@ test('network rm leaves no host link and no route to the containers', async () =
 test('dockerd restart: the host and a --restart=always container still reach each other', async () => {
   const n = 4
   const master = await ctx.master(n)
-  const net = await ctx.network('restart', [
-    '-o',
-    `parent=${master}.44`,
-    '-o',
-    `host_address=${v4(n, 2)},${v6(n, 2)}`,
-    '--subnet',
-    `172.29.${n}.0/24`,
-    '--aux-address',
-    `host=${v4(n, 2)}`,
-    '--ipv6',
-    '--subnet',
-    `fd29:${n}::/64`,
-    '--aux-address',
-    `host6=${v6(n, 2)}`,
-  ])
+  const net = await ctx.network('restart', hostAccessNetwork(n, `${master}.44`))
   const c = await ctx.container('rs', net, [
     '--restart=always',
     '--ip',
