@@ -63,6 +63,34 @@ async function pluginPids(): Promise<number[]> {
   return found.stdout.split(/\s+/).filter(Boolean).map(Number)
 }
 
+/**
+ * Waits until a plugin process other than `killed` serves its socket. Docker disables a killed
+ * plugin when its own restart fails: under emulation containerd can still report the killed task
+ * as running, or the start misses Docker's ~12 s window. Neither is the plugin's doing: re-enable
+ * it, as an operator would, and count the calls.
+ */
+async function waitUntilServing(what: string, killed: readonly number[]): Promise<void> {
+  await waitFor(
+    what,
+    async () => {
+      if (!(await pluginEnabled(NAME))) {
+        enableCalls++
+        const enabled = await docker('plugin', 'enable', NAME)
+        if (enabled.code !== 0) lastEnableError = enabled.output
+        return false
+      }
+      if (!(await pluginPids()).some((pid) => !killed.includes(pid))) return false
+      return waitForSocket(pluginSocket, 5_000).then(
+        () => true,
+        () => false
+      )
+    },
+    180_000
+  ).catch(async (error: unknown) => {
+    throw new Error(`${(error as Error).message}\n${await pluginSituation()}`)
+  })
+}
+
 interface CycleReport {
   ok: number
   failed: number
@@ -194,30 +222,7 @@ describe('crash safety', { timeout: 40 * 60_000 }, () => {
       // dockerd restarts the plugin and gives it ~12 s to listen; a plugin killed again inside
       // that window is disabled by Docker itself (moby plugin manager pluginPostStart), whatever
       // the plugin does. So the next kill waits until the restarted plugin is serving.
-      const restarted = waitFor(
-        'the plugin to be restarted and serving',
-        async () => {
-          // Docker disables a killed plugin when its own restart fails: under emulation
-          // containerd can still report the killed task as running, or the start misses Docker's
-          // ~12 s window. Neither is the plugin's doing: re-enable it, as an operator would, and
-          // count the calls.
-          if (!(await pluginEnabled(NAME))) {
-            enableCalls++
-            const enabled = await docker('plugin', 'enable', NAME)
-            if (enabled.code !== 0) lastEnableError = enabled.output
-            return false
-          }
-          if (!(await pluginPids()).some((pid) => !killed.includes(pid))) return false
-          return waitForSocket(pluginSocket, 5_000).then(
-            () => true,
-            () => false
-          )
-        },
-        180_000
-      )
-      await restarted.catch(async (error: unknown) => {
-        throw new Error(`${(error as Error).message}\n${await pluginSituation()}`)
-      })
+      await waitUntilServing('the plugin to be restarted and serving', killed)
       // Let Docker's own dial of the new socket (every 3 s) mark it started before the next kill.
       await new Promise((resolve) => setTimeout(resolve, 5_000))
     })
@@ -225,11 +230,15 @@ describe('crash safety', { timeout: 40 * 60_000 }, () => {
       `cycles ok=${report.ok} failed=${report.failed} plugin kills=${kills}, docker plugin enable calls after Docker disabled it: ${enableCalls}${lastEnableError ? ` (last error: ${lastEnableError})` : ''}`
     )
     assert.ok(kills >= 1, 'the plugin was killed at least once')
-    await waitFor(
-      'the plugin to be restarted by dockerd',
-      async () => (await pluginPids()).length > 0,
-      60_000
-    )
+    // Docker can also disable the plugin after a restart that served: its exit handler deletes the
+    // plugin's socket folder and restarts it again on a late or duplicate exit event of the killed
+    // task (moby plugin/manager.go HandleExitEvent; containerd/containerd#2299). Seen once in CI,
+    // with no plugin process left. The same operator's re-enable applies, and it is counted.
+    const enableCallsBefore = enableCalls
+    await waitUntilServing('the plugin to be serving after the cycles', [])
+    if (enableCalls > enableCallsBefore) {
+      t.diagnostic(`re-enabled after the cycles:\n${await pluginSituation()}`)
+    }
     await assertHealthy('after plugin kills')
   })
 
