@@ -14,6 +14,7 @@ import {
   createAndJoin,
   createNetwork,
   lifecycle,
+  linksDeleted,
   newId,
   status,
 } from './lib/endpoints.ts'
@@ -214,7 +215,8 @@ export async function throughput(
   const errors: Record<string, number> = { [CONCURRENT]: 0, [BARE]: 0, [SINGLE]: 0 }
   const messages: string[] = []
   const round =
-    (name: string, width: number, one: () => Promise<void>) => async (): Promise<number> => {
+    (name: string, width: number, one: () => Promise<void>, settle?: () => Promise<void>) =>
+    async (): Promise<number> => {
       let left = perRound
       const started = now()
       await Promise.all(
@@ -230,14 +232,17 @@ export async function throughput(
           }
         })
       )
+      // A round ends when its kernel work is done, deferred link deletions included.
+      await settle?.()
       return (perRound * 1000) / (now() - started)
     }
-  const pluginLifecycle = () => lifecycle(plugin.socket, networkId, counter++)
+  const pluginLifecycle = () => lifecycle(plugin.socket, networkId, counter++, undefined, false)
+  const pluginSettled = () => linksDeleted(plugin.socket)
   const comparison = await interleave(
     {
-      [CONCURRENT]: round(CONCURRENT, clients, pluginLifecycle),
+      [CONCURRENT]: round(CONCURRENT, clients, pluginLifecycle, pluginSettled),
       [BARE]: round(BARE, clients, () => bareLifecycle(ns.name, 'eth0', true)),
-      [SINGLE]: round(SINGLE, 1, pluginLifecycle),
+      [SINGLE]: round(SINGLE, 1, pluginLifecycle, pluginSettled),
     },
     { rounds: throughputRounds, warmup: 0, subject: CONCURRENT }
   )

@@ -27,7 +27,11 @@ async function main(): Promise<void> {
   const app = createApp({
     driver,
     log,
-    stats: () => ({ IpProcesses: ipProcesses, Store: store.stats }),
+    stats: () => ({
+      IpProcesses: ipProcesses,
+      PendingLinkDeletes: driver.pendingLinkDeletes(),
+      Store: store.stats,
+    }),
   })
   const server = await listenUnix(app, config.socketPath)
   log.info('listening', {
@@ -44,7 +48,11 @@ async function main(): Promise<void> {
 
   const stop = (signal: string): void => {
     log.info('stopping', { signal })
-    void close(server).then(() => process.exit(0))
+    // Queued link deletions are finished if they can be within the grace period below; any left
+    // are swept at the next start.
+    void close(server)
+      .then(() => driver.drainLinkDeletes())
+      .then(() => process.exit(0))
     setTimeout(() => process.exit(0), 2000).unref()
   }
   process.on('SIGTERM', () => stop('SIGTERM'))

@@ -14,6 +14,8 @@ export interface StatusReply {
   Endpoints: number
   RssBytes: number
   IpProcesses: number
+  /** Links of deleted endpoints not deleted yet (the plugin deletes them after answering). */
+  PendingLinkDeletes?: number
   Store: { writes: number; bytesWritten: number; deletes: number }
 }
 
@@ -32,6 +34,11 @@ export async function ok(
 
 export async function status(socket: string): Promise<StatusReply> {
   return (await ok(socket, 'IpvlanLan.Status')) as unknown as StatusReply
+}
+
+/** Resolves once the plugin has deleted the links of every endpoint deleted so far. */
+export async function linksDeleted(socket: string): Promise<void> {
+  await ok(socket, 'IpvlanLan.DrainLinkDeletes')
 }
 
 /** CreateNetwork on `parent` (an existing link in the plugin's namespace), l2 bridge. */
@@ -91,7 +98,8 @@ export async function lifecycle(
   socket: string,
   networkId: string,
   n: number,
-  steps?: Steps
+  steps?: Steps,
+  waitForLink = true
 ): Promise<void> {
   const endpointId = newId()
   const ids = { NetworkID: networkId, EndpointID: endpointId }
@@ -111,6 +119,9 @@ export async function lifecycle(
   )
   await step(steps, 'Leave', () => ok(socket, 'NetworkDriver.Leave', ids))
   await step(steps, 'DeleteEndpoint', () => ok(socket, 'NetworkDriver.DeleteEndpoint', ids))
+  // The link is deleted after DeleteEndpoint answers: a lifecycle's cost includes it, unless the
+  // caller waits for many at once (throughput rounds).
+  if (waitForLink) await step(steps, 'link deleted', () => linksDeleted(socket))
 }
 
 export async function ip(args: readonly string[], input?: string): Promise<void> {

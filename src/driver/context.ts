@@ -1,5 +1,6 @@
 import { DriverError, messageOf } from '../errors.ts'
 import type { Logger } from '../log.ts'
+import type { LinkReaper } from './link-reaper.ts'
 import type { KeyedMutex, KeyedSharedLock } from './lock.ts'
 import type { NetworkRecord } from './model.ts'
 import type { LinkLayer } from './ports/link-layer.ts'
@@ -23,6 +24,8 @@ export interface DriverContext {
    * serialised on its own `endpointKey`); the network's creation and deletion hold it alone.
    */
   readonly networkLock: KeyedSharedLock
+  /** Deletes deleted endpoints' links off Docker's critical path. */
+  readonly reaper: LinkReaper
 }
 
 /** Mutex key of one endpoint: its create, join and delete run one after another. */

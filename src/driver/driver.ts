@@ -3,6 +3,7 @@ import type { DriverContext } from './context.ts'
 import type { CreateEndpointInput } from './endpoint.ts'
 import { createEndpoint, deleteEndpoint, endpointOperInfo } from './endpoint.ts'
 import { join, leave } from './join-leave.ts'
+import { LinkReaper } from './link-reaper.ts'
 import { KeyedMutex, KeyedSharedLock } from './lock.ts'
 import type { EndpointRecord, JoinResult, NetworkRecord } from './model.ts'
 import type { CreateNetworkInput } from './network.ts'
@@ -48,6 +49,7 @@ export class IpvlanDriver {
       instanceId: snapshot.instanceId,
       mutex: new KeyedMutex(),
       networkLock: new KeyedSharedLock(),
+      reaper: new LinkReaper(deps.links, deps.log),
     })
   }
 
@@ -58,6 +60,16 @@ export class IpvlanDriver {
 
   endpoints(): EndpointRecord[] {
     return this.ctx.state.allEndpoints()
+  }
+
+  /** Links of deleted endpoints not deleted yet (they go right after DeleteEndpoint answers). */
+  pendingLinkDeletes(): number {
+    return this.ctx.reaper.pending
+  }
+
+  /** Resolves once every queued link deletion is done: at shutdown, and for benchmarks. */
+  drainLinkDeletes(): Promise<void> {
+    return this.ctx.reaper.drain()
   }
 
   reconcile(): Promise<ReconcileReport> {

@@ -3,7 +3,6 @@ import type { DriverContext } from './context.ts'
 import { endpointKey, requireNetwork, short, stateFailure } from './context.ts'
 import { unrouteEndpoint } from './host-access.ts'
 import { parseCidr } from './ipnet.ts'
-import { linkFailure } from './link-failure.ts'
 import type { EndpointRecord } from './model.ts'
 import { endpointLinkName } from './naming.ts'
 
@@ -79,16 +78,14 @@ export async function deleteEndpoint(
       }
       await unrouteEndpoint(ctx, ctx.state.network(owner), endpoint)
       try {
-        await ctx.links.remove(endpoint.ifname)
-      } catch (error) {
-        throw linkFailure(error, { op: 'remove', name: endpoint.ifname })
-      }
-      try {
         await ctx.store.deleteEndpoint(endpointId)
       } catch (error) {
         throw stateFailure('deleting endpoint', error)
       }
       ctx.state.removeEndpoint(endpointId)
+      // The record goes first, then the link, after this answer: a crash in between leaves a link
+      // no record owns, and start-up reconciliation deletes it.
+      ctx.reaper.remove(endpoint.ifname)
       ctx.log.debug('endpoint deleted', { endpoint: short(endpointId) })
     })
   )

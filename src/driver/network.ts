@@ -116,6 +116,9 @@ export async function deleteNetwork(ctx: DriverContext, networkId: string): Prom
         ctx.log.debug('delete of unknown network ignored', { network: short(networkId) })
         return
       }
+      // Deleted endpoints' links may still be queued: none may outlive the network (or block
+      // the deletion of a parent we created).
+      await ctx.reaper.drain()
       // Links first, records last: if we die in between, the records still name the links.
       // A link we fail to delete keeps its alias, so start-up reconciliation removes it.
       const endpoints = ctx.state.endpointsOf(networkId)

@@ -168,6 +168,15 @@ export function createApp({ driver, log, stats }: AppOptions): Hono {
     })
   )
 
+  /**
+   * Not part of Docker's protocol: answers once the links of deleted endpoints are deleted (they
+   * go right after DeleteEndpoint answers). For benchmarks and tests that count the whole work.
+   */
+  app.post('/IpvlanLan.DrainLinkDeletes', async (c) => {
+    await driver.drainLinkDeletes()
+    return c.json({})
+  })
+
   app.notFound((c) => c.json({ Err: `unknown method ${c.req.method} ${c.req.path}` }, 404))
 
   app.onError((error, c) => {

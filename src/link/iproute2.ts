@@ -176,6 +176,11 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
         throw error
       }
     },
+    async removeAll(linkNames) {
+      for (const linkName of linkNames) name(linkName)
+      if (linkNames.length === 0) return
+      await batch(linkNames.map((linkName) => ['link', 'del', 'dev', linkName]))
+    },
   }
 }
 

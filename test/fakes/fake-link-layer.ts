@@ -108,6 +108,17 @@ export class FakeLinkLayer implements LinkLayer {
     return this.links.delete(name)
   }
 
+  async removeAll(names: string[]): Promise<void> {
+    await this.enter('removeAll', names)
+    // As `ip -batch`: stops at the first name that fails.
+    for (const name of names) {
+      if (!this.links.has(name)) throw notFound(name)
+      for (const [destination, dev] of this.routes)
+        if (dev === name) this.routes.delete(destination)
+      this.links.delete(name)
+    }
+  }
+
   async addHostLink(spec: HostLinkSpec): Promise<void> {
     await this.enter('addHostLink', spec)
     this.create(spec.name, spec.parent, 'ipvlan', spec.alias, true)

@@ -157,6 +157,8 @@ describe('100 concurrent endpoints against the plugin process', { skip }, () => 
     assertAllOk(phase2.flat())
     assert.equal(phase2.flat().length, COUNT * (ipvlan ? 2 : 1))
 
+    // Links go right after DeleteEndpoint answers; the drain call returns once they have.
+    assert.equal((await call(plugin.socket, 'IpvlanLan.DrainLinkDeletes')).status, 200)
     assert.deepEqual(ourLinks(), [], 'no leftover link')
     assert.deepEqual(readdirSync(join(stateDir, 'endpoints')), [], 'no endpoint file, no temp file')
     assert.deepEqual(readdirSync(join(stateDir, 'networks')), [`${net}.json`])

@@ -122,6 +122,8 @@ describe('the plugin process in a network namespace', { skip }, () => {
       ).status,
       200
     )
+    // The link goes right after DeleteEndpoint answers; the drain call returns once it has.
+    assert.equal((await call(plugin.socket, 'IpvlanLan.DrainLinkDeletes')).status, 200)
     assert.ok(!nsLinks(ns.name).some((l) => l.ifname.startsWith('ivl')), 'endpoint link deleted')
     assert.deepEqual(readdirSync(join(plugin.stateDir, 'endpoints')), [])
     assert.equal(

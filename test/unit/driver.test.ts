@@ -989,23 +989,135 @@ describe('IpvlanDriver link faults', () => {
     await rejectsWith(driver.join(NET, EP), 'internal', /spawn ip ENOENT/)
   })
 
-  test('a failed link removal fails deleteEndpoint and keeps the record for a retry', async () => {
+  test('deleteEndpoint answers before its link is deleted; the link goes right after', async () => {
     const { driver, links, store } = await setup()
     await driver.createNetwork(network(NET, { parent: 'eth0' }))
     await driver.createEndpoint(endpoint(NET, EP))
     await driver.join(NET, EP)
-    links.failNext('remove', failed())
-    await rejectsWith(
-      driver.deleteEndpoint(NET, EP),
-      'internal',
-      new RegExp(`deleting link "${endpointLinkName(EP)}" failed`)
-    )
-    assert.equal(links.links.has(endpointLinkName(EP)), true)
-    assert.equal(driver.endpoints().length, 1)
-    assert.equal(store.endpoints.size, 1)
+    // The kernel answers only when released: DeleteEndpoint must not wait for it.
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const removeAll = links.removeAll.bind(links)
+    links.removeAll = async (names) => {
+      await held
+      return removeAll(names)
+    }
     await driver.deleteEndpoint(NET, EP)
-    assert.equal(links.links.has(endpointLinkName(EP)), false)
     assert.deepEqual(driver.endpoints(), [])
+    assert.equal(store.endpoints.size, 0, 'the record is gone before the link')
+    assert.equal(links.links.has(endpointLinkName(EP)), true, 'the link is still being deleted')
+    assert.equal(driver.pendingLinkDeletes(), 1)
+    release()
+    await driver.drainLinkDeletes()
+    assert.equal(links.links.has(endpointLinkName(EP)), false)
+    assert.equal(driver.pendingLinkDeletes(), 0)
+  })
+
+  test('links of endpoints deleted while one deletion runs go together in one ip run', async () => {
+    const { driver, links } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    const ids = Array.from({ length: 6 }, (_, i) => id(`batched endpoint ${i}`))
+    for (const [i, endpointId] of ids.entries()) {
+      await driver.createEndpoint(endpoint(NET, endpointId, { address: `192.168.10.${20 + i}/24` }))
+      await driver.join(NET, endpointId)
+    }
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const removeAll = links.removeAll.bind(links)
+    let first = true
+    links.removeAll = async (names) => {
+      if (first) {
+        first = false
+        await held
+      }
+      return removeAll(names)
+    }
+    for (const endpointId of ids) await driver.deleteEndpoint(NET, endpointId)
+    release()
+    await driver.drainLinkDeletes()
+    const batches = callsOf(links, 'removeAll').map((args) => args as string[])
+    assert.deepEqual(
+      batches,
+      [
+        [endpointLinkName(ids[0] ?? '')],
+        ids.slice(1).map((endpointId) => endpointLinkName(endpointId)),
+      ],
+      'the first link alone, the five queued behind it in one run'
+    )
+    assert.deepEqual(
+      linkNames(links).filter((name) => name.startsWith('ivl')),
+      []
+    )
+  })
+
+  test('a failed link deletion after deleteEndpoint is retried link by link, and start-up sweeps what is left', async () => {
+    const { driver, links, store } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    for (const [i, endpointId] of [EP, EP2].entries()) {
+      await driver.createEndpoint(endpoint(NET, endpointId, { address: `192.168.10.${30 + i}/24` }))
+      await driver.join(NET, endpointId)
+    }
+    // EP's link is already gone (the batch stops on it); EP2's cannot be deleted right now.
+    links.links.delete(endpointLinkName(EP))
+    const remove = links.remove.bind(links)
+    const removeAll = links.removeAll.bind(links)
+    const tried: string[] = []
+    links.remove = async (name) => {
+      tried.push(name)
+      if (name === endpointLinkName(EP2)) throw failed()
+      return remove(name)
+    }
+    links.removeAll = async (names) => {
+      if (names.includes(endpointLinkName(EP2))) throw failed()
+      return removeAll(names)
+    }
+    await driver.deleteEndpoint(NET, EP)
+    await driver.deleteEndpoint(NET, EP2)
+    await driver.drainLinkDeletes()
+    assert.deepEqual(driver.endpoints(), [], 'both deletes answered')
+    assert.equal(store.endpoints.size, 0)
+    assert.equal(links.links.has(endpointLinkName(EP2)), true, 'the failed one is still there')
+    links.remove = remove
+    links.removeAll = removeAll
+    assert.deepEqual(
+      tried,
+      [endpointLinkName(EP), endpointLinkName(EP2)],
+      'each failed batch retried link by link'
+    )
+    // The next start finds a link of ours that no record owns, and deletes it.
+    const restarted = await IpvlanDriver.open({ links, store, log: silentLogger })
+    const report = await restarted.reconcile()
+    assert.deepEqual(report.removed, [endpointLinkName(EP2)])
+    assert.equal(links.links.has(endpointLinkName(EP2)), false)
+  })
+
+  test("deleteNetwork waits for its endpoints' queued link deletions before removing the parent", async () => {
+    const { driver, links } = await setup(['eth1'])
+    await driver.createNetwork(network(NET, { parent: 'eth1.40' }))
+    await driver.createEndpoint(endpoint(NET, EP))
+    await driver.join(NET, EP)
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const removeAll = links.removeAll.bind(links)
+    links.removeAll = async (names) => {
+      await held
+      return removeAll(names)
+    }
+    await driver.deleteEndpoint(NET, EP)
+    let deleted = false
+    const deleting = driver.deleteNetwork(NET).then(() => (deleted = true))
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(deleted, false, 'deleteNetwork waits for the queued deletion')
+    assert.equal(links.links.has('eth1.40'), true)
+    release()
+    await deleting
+    assert.equal(links.links.has(endpointLinkName(EP)), false)
+    assert.equal(links.links.has('eth1.40'), false)
+    const order = links.calls.map((call) => call.method)
+    assert.ok(
+      order.lastIndexOf('removeAll') < order.lastIndexOf('remove'),
+      `the endpoint link before the parent: ${order.join(', ')}`
+    )
   })
 
   test('a failed store delete fails deleteEndpoint and keeps it in memory', async () => {

@@ -804,6 +804,13 @@ function linkCallProblem(call: LinkCall): string | undefined {
     case 'remove':
       ok = call.args.length === 1 && ifname(first)
       break
+    case 'removeAll':
+      ok =
+        call.args.length === 1 &&
+        Array.isArray(first) &&
+        first.length > 0 &&
+        first.every((name) => ifname(name))
+      break
     case 'addIpvlan':
     case 'probeIpvlan':
       ok =
@@ -1333,7 +1340,15 @@ describe('HTTP fuzzing (fast-check)', () => {
     t.diagnostic(`link calls ${JSON.stringify(stats.linkCalls)}`)
     assertCampaignRan('fake kernel', stats)
     // The valid steps must reach the deep paths, or the fuzzing proves little.
-    for (const method of ['addIpvlan', 'probeIpvlan', 'addVlan', 'addDummy', 'remove', 'show'])
+    for (const method of [
+      'addIpvlan',
+      'probeIpvlan',
+      'addVlan',
+      'addDummy',
+      'remove',
+      'removeAll',
+      'show',
+    ])
       assert.ok((stats.linkCalls[method] ?? 0) > RUNS / 25, `too few ${method} calls`)
     for (const r of [
       'CreateNetwork',

@@ -373,6 +373,30 @@ describe('HTTP routes', () => {
     assert.equal(status.Endpoints, 1)
     assert.equal(typeof status.RssBytes, 'number')
   })
+
+  test("IpvlanLan.DrainLinkDeletes answers once deleted endpoints' links are gone", async () => {
+    const { ok, links } = await setup()
+    await ok('/NetworkDriver.CreateNetwork', createNetworkBody())
+    await ok('/NetworkDriver.CreateEndpoint', createEndpointBody())
+    await ok('/NetworkDriver.Join', joinBody)
+    const link = endpointLinkName(EP)
+    assert.equal(links.links.has(link), true)
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const removeAll = links.removeAll.bind(links)
+    links.removeAll = async (names) => {
+      await held
+      return removeAll(names)
+    }
+    await ok('/NetworkDriver.DeleteEndpoint', { NetworkID: NET, EndpointID: EP })
+    let drained = false
+    const draining = ok('/IpvlanLan.DrainLinkDeletes').then(() => (drained = true))
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(drained, false, 'waits for the queued deletion')
+    release()
+    assert.deepEqual(await draining, true)
+    assert.equal(links.links.has(link), false)
+  })
 })
 
 describe('HTTP full lifecycle', () => {

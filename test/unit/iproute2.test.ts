@@ -247,6 +247,29 @@ describe('iproute2 link layer commands', () => {
     ])
   })
 
+  test('removeAll deletes every link in one "ip -batch -" and validates each name first', async () => {
+    const { runner, links } = setup()
+    await links.removeAll(['ivl0123456789ab', 'ivl0123456789ac'])
+    assert.deepEqual(runner.calls, [
+      {
+        args: ['-batch', '-'],
+        input: 'link del dev ivl0123456789ab\nlink del dev ivl0123456789ac\n',
+      },
+    ])
+    await assert.rejects(links.removeAll(['ivl0123456789ab', '-bad']), /interface name/)
+    await links.removeAll([])
+    assert.equal(runner.calls.length, 1, 'nothing run for a refused or empty list')
+  })
+
+  test('removeAll reports a failing batch as a LinkError', async () => {
+    const { runner, links } = setup()
+    runner.reply(fail('Cannot find device "ivl0123456789ab"\nCommand failed -:1\n', 1))
+    await assert.rejects(
+      links.removeAll(['ivl0123456789ab']),
+      (error: unknown) => error instanceof LinkError && error.kind === 'not-found'
+    )
+  })
+
   test("remove maps 'Cannot find device' to false", async () => {
     const { runner, links } = setup()
     runner.reply(fail('Cannot find device "ivl0123456789ab"\n', 1))

@@ -45,6 +45,8 @@ export interface LinkLayer {
   setUp(name: string): Promise<void>
   /** Deletes a link; resolves false when it did not exist. */
   remove(name: string): Promise<boolean>
+  /** Deletes links in one go; throws at the first that fails (the ones before it are gone). */
+  removeAll(names: string[]): Promise<void>
   /** Creates the host's ipvlan link on a network, gives it its addresses and brings it up. */
   addHostLink(spec: HostLinkSpec): Promise<void>
   /** Adds a route to each destination ("ip/32", "ip/128") through `link`; 'exists' if one is there. */
