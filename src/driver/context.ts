@@ -1,5 +1,6 @@
 import { DriverError, messageOf } from '../errors.ts'
 import type { Logger } from '../log.ts'
+import type { EarlyLinks } from './early-link.ts'
 import type { LinkReaper } from './link-reaper.ts'
 import type { KeyedMutex, KeyedSharedLock } from './lock.ts'
 import type { NetworkRecord } from './model.ts'
@@ -26,6 +27,8 @@ export interface DriverContext {
   readonly networkLock: KeyedSharedLock
   /** Deletes deleted endpoints' links off Docker's critical path. */
   readonly reaper: LinkReaper
+  /** Endpoint links started right after CreateEndpoint, for Join to use. */
+  readonly earlyLinks: EarlyLinks
 }
 
 /** Mutex key of one endpoint: its create, join and delete run one after another. */

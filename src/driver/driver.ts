@@ -3,6 +3,7 @@ import type { DriverContext } from './context.ts'
 import type { CreateEndpointInput } from './endpoint.ts'
 import { createEndpoint, deleteEndpoint, endpointOperInfo } from './endpoint.ts'
 import { join, leave } from './join-leave.ts'
+import { EarlyLinks } from './early-link.ts'
 import { LinkReaper } from './link-reaper.ts'
 import { KeyedMutex, KeyedSharedLock } from './lock.ts'
 import type { EndpointRecord, JoinResult, NetworkRecord } from './model.ts'
@@ -21,6 +22,11 @@ export interface DriverDeps {
   links: LinkLayer
   store: Store
   log: Logger
+  /**
+   * false: endpoint links are made at Join only, as they are when the plugin restarted between
+   * CreateEndpoint and Join or the early start failed. Tests of that path set it; default true.
+   */
+  earlyLinks?: boolean
 }
 
 /**
@@ -50,6 +56,7 @@ export class IpvlanDriver {
       mutex: new KeyedMutex(),
       networkLock: new KeyedSharedLock(),
       reaper: new LinkReaper(deps.links, deps.log),
+      earlyLinks: new EarlyLinks(deps.earlyLinks ?? true),
     })
   }
 
@@ -70,6 +77,12 @@ export class IpvlanDriver {
   /** Resolves once every queued link deletion is done: at shutdown, and for benchmarks. */
   drainLinkDeletes(): Promise<void> {
     return this.ctx.reaper.drain()
+  }
+
+  /** Resolves once no link work runs behind an answer (early starts, queued deletions): tests. */
+  async settled(): Promise<void> {
+    await this.ctx.earlyLinks.idle()
+    await this.ctx.reaper.drain()
   }
 
   reconcile(): Promise<ReconcileReport> {

@@ -4,11 +4,13 @@ import { endpointKey, requireNetwork, short, stateFailure } from './context.ts'
 import { unrouteEndpoint } from './host-access.ts'
 import { parseCidr } from './ipnet.ts'
 import type { EndpointRecord } from './model.ts'
+import { makeEarlyLink } from './join-leave.ts'
 import { endpointLinkName } from './naming.ts'
 
 /**
- * Endpoint lifecycle: CreateEndpoint records the endpoint (no kernel work: the link is made at
- * Join), DeleteEndpoint deletes its link and then its record.
+ * Endpoint lifecycle: CreateEndpoint records the endpoint and, once it has answered, starts making
+ * its link for Join (early-link.ts); DeleteEndpoint deletes the record, answers, and then the link
+ * (link-reaper.ts).
  */
 
 export interface CreateEndpointInput {
@@ -33,7 +35,7 @@ export async function createEndpoint(
   const ipv4 = optionalCidr(input.address, 4, 'Interface.Address')
   const ipv6 = optionalCidr(input.addressIPv6, 6, 'Interface.AddressIPv6')
   const { networkId, endpointId } = input
-  await ctx.networkLock.shared(networkId, () =>
+  const created = await ctx.networkLock.shared(networkId, () =>
     ctx.mutex.run(endpointKey(endpointId), async () => {
       requireNetwork(ctx, networkId)
       const record: EndpointRecord = {
@@ -45,7 +47,9 @@ export async function createEndpoint(
       }
       const known = ctx.state.endpoint(endpointId)
       if (known) {
-        if (known.networkId === networkId && known.ipv4 === ipv4 && known.ipv6 === ipv6) return
+        if (known.networkId === networkId && known.ipv4 === ipv4 && known.ipv6 === ipv6) {
+          return false
+        }
         throw new DriverError(
           'conflict',
           `endpoint ${short(endpointId)} already exists with other addresses`
@@ -58,8 +62,12 @@ export async function createEndpoint(
       }
       ctx.state.putEndpoint(record)
       ctx.log.debug('endpoint created', { endpoint: short(endpointId), ipv4, ipv6 })
+      return true
     })
   )
+  // After the record (so start-up reconciliation never sees a link without one), after the
+  // answer: the link is made while Docker sets up the container's namespace, ready for Join.
+  if (created) ctx.earlyLinks.start(endpointId, () => makeEarlyLink(ctx, networkId, endpointId))
 }
 
 export async function deleteEndpoint(
@@ -67,6 +75,9 @@ export async function deleteEndpoint(
   networkId: string,
   endpointId: string
 ): Promise<void> {
+  // An early link start still running would create the link after its deletion was queued.
+  const early = ctx.earlyLinks.running(endpointId)
+  if (early) await early
   // Serialise on the network the endpoint really belongs to, whatever the request says.
   const owner = ctx.state.endpoint(endpointId)?.networkId ?? networkId
   await ctx.networkLock.shared(owner, () =>
@@ -83,6 +94,7 @@ export async function deleteEndpoint(
         throw stateFailure('deleting endpoint', error)
       }
       ctx.state.removeEndpoint(endpointId)
+      ctx.earlyLinks.take(endpointId)
       // The record goes first, then the link, after this answer: a crash in between leaves a link
       // no record owns, and start-up reconciliation deletes it.
       ctx.reaper.remove(endpoint.ifname)

@@ -1,4 +1,4 @@
-import { DriverError } from '../errors.ts'
+import { DriverError, messageOf } from '../errors.ts'
 import type { DriverContext } from './context.ts'
 import { endpointKey, requireNetwork, short } from './context.ts'
 import { routeToEndpoint } from './host-access.ts'
@@ -19,6 +19,9 @@ export async function join(
   networkId: string,
   endpointId: string
 ): Promise<JoinResult> {
+  // The link was started when CreateEndpoint answered; that start takes the locks below itself.
+  const early = ctx.earlyLinks.running(endpointId)
+  if (early) await early
   return ctx.networkLock.shared(networkId, () =>
     ctx.mutex.run(endpointKey(endpointId), async () => {
       const network = requireNetwork(ctx, networkId)
@@ -29,10 +32,48 @@ export async function join(
           `endpoint ${short(endpointId)} not found on network ${short(networkId)}`
         )
       }
-      const spec = ipvlanSpec(ctx, network, endpoint.ifname, 'ep', endpointId)
-      await addEndpointLink(ctx, network, spec)
+      if (!ctx.earlyLinks.take(endpointId)) {
+        await addEndpointLink(
+          ctx,
+          network,
+          ipvlanSpec(ctx, network, endpoint.ifname, 'ep', endpointId)
+        )
+      }
       await routeToEndpoint(ctx, network, endpoint)
       return joinResult(network, endpoint)
+    })
+  )
+}
+
+/**
+ * The early start of an endpoint's link, run after CreateEndpoint answered, under the same locks as
+ * Join. False when there is nothing to make (the endpoint or its network is gone) or it failed:
+ * Join then makes the link itself and reports any failure to Docker.
+ */
+export function makeEarlyLink(
+  ctx: DriverContext,
+  networkId: string,
+  endpointId: string
+): Promise<boolean> {
+  return ctx.networkLock.shared(networkId, () =>
+    ctx.mutex.run(endpointKey(endpointId), async () => {
+      const network = ctx.state.network(networkId)
+      const endpoint = ctx.state.endpoint(endpointId)
+      if (!network || endpoint?.networkId !== networkId) return false
+      try {
+        await addEndpointLink(
+          ctx,
+          network,
+          ipvlanSpec(ctx, network, endpoint.ifname, 'ep', endpointId)
+        )
+        return true
+      } catch (error) {
+        ctx.log.debug('early endpoint link failed; Join makes it', {
+          endpoint: short(endpointId),
+          error: messageOf(error),
+        })
+        return false
+      }
     })
   )
 }

@@ -136,7 +136,10 @@ export async function deleteNetwork(ctx: DriverContext, networkId: string): Prom
       } catch (error) {
         throw stateFailure('deleting network', error)
       }
-      for (const endpoint of endpoints) ctx.state.removeEndpoint(endpoint.id)
+      for (const endpoint of endpoints) {
+        ctx.state.removeEndpoint(endpoint.id)
+        ctx.earlyLinks.take(endpoint.id)
+      }
       ctx.state.removeNetwork(networkId)
       ctx.log.info('network deleted', { network: short(networkId) })
     })

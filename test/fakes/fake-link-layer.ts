@@ -29,15 +29,16 @@ export class FakeLinkLayer implements LinkLayer {
   /** Kernel features; false makes creation fail like a kernel without the driver. */
   readonly supports = { ipvlan: true, vlan: true, dummy: true }
   /** Next call of `method` throws this error (once), or hangs forever when 'hang'. */
-  private readonly faults = new Map<Method, LinkError | Error | 'hang'>()
+  private readonly faults = new Map<Method, { fault: LinkError | Error | 'hang'; times: number }>()
 
   constructor(existing: string[] = ['eth0']) {
     for (const name of existing)
       this.links.set(name, { name, alias: undefined, kind: 'device', up: true })
   }
 
-  failNext(method: Method, fault: LinkError | Error | 'hang'): void {
-    this.faults.set(method, fault)
+  /** The next `times` calls of `method` fail with `fault` (or hang). */
+  failNext(method: Method, fault: LinkError | Error | 'hang', times = 1): void {
+    this.faults.set(method, { fault, times })
   }
 
   /** Names of links carrying an alias (links we created). */
@@ -50,9 +51,10 @@ export class FakeLinkLayer implements LinkLayer {
   private async enter(method: Method, args: unknown): Promise<void> {
     this.calls.push({ method, args })
     await Promise.resolve()
-    const fault = this.faults.get(method)
-    if (fault === undefined) return
-    this.faults.delete(method)
+    const planned = this.faults.get(method)
+    if (planned === undefined) return
+    if (--planned.times <= 0) this.faults.delete(method)
+    const { fault } = planned
     if (fault === 'hang') await new Promise(() => {})
     throw fault
   }

@@ -19,10 +19,11 @@ export const short = (value: string): string => value.slice(0, 12)
 
 export async function setup(
   existing: string[] = ['eth0', 'eth1'],
-  store = new MemoryStore(INSTANCE)
+  store = new MemoryStore(INSTANCE),
+  { earlyLinks = true }: { earlyLinks?: boolean } = {}
 ) {
   const links = new FakeLinkLayer(existing)
-  const driver = await IpvlanDriver.open({ links, store, log: silentLogger })
+  const driver = await IpvlanDriver.open({ links, store, log: silentLogger, earlyLinks })
   return { links, store, driver }
 }
 

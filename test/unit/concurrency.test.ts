@@ -110,10 +110,10 @@ interface Reply {
   body: Record<string, unknown>
 }
 
-async function setup(existing = ['eth0', 'eth1']) {
+async function setup(existing = ['eth0', 'eth1'], { earlyLinks = true } = {}) {
   const links = new SlowLinks(existing)
   const store = new MemoryStore()
-  const driver = await IpvlanDriver.open({ links, store, log: silentLogger })
+  const driver = await IpvlanDriver.open({ links, store, log: silentLogger, earlyLinks })
   const app = createApp({ driver, log: silentLogger })
   /** HTTP requests in flight now, and the most at one moment since the test last reset `max`. */
   const requests = { inFlight: 0, max: 0 }
@@ -511,7 +511,8 @@ describe('concurrent requests', () => {
   })
 
   test('Joins of different endpoints of one network run concurrently; DeleteNetwork waits for them, and later Joins wait for it', async () => {
-    const env = await setup(['eth0'])
+    // Links made at Join (as after a restart between CreateEndpoint and Join), where it is held.
+    const env = await setup(['eth0'], { earlyLinks: false })
     const net = id('concurrent-joins')
     await createNetwork(env, net, 'eth0')
     const [slow, fast, late] = ['slow', 'fast', 'late'].map((name) => id(`cj-${name}`)) as [
@@ -562,7 +563,8 @@ describe('concurrent requests', () => {
     'DeleteEndpoint naming another network cannot pull an endpoint from under its Join',
     {},
     async () => {
-      const env = await setup(['eth0', 'eth1'])
+      // Links made at Join (as after a restart between CreateEndpoint and Join), where it is held.
+      const env = await setup(['eth0', 'eth1'], { earlyLinks: false })
       const netA = id('wrong-net-a')
       const netB = id('wrong-net-b')
       await createNetwork(env, netA, 'eth0')

@@ -421,12 +421,25 @@ describe('IpvlanDriver.gwAllocCheck and allocateNetwork', () => {
 })
 
 describe('IpvlanDriver.createEndpoint', () => {
-  test('records the endpoint and its addresses without touching the kernel', async () => {
+  test('records the endpoint and its addresses, answers, and then starts its link', async () => {
     const { driver, links, store } = await setup()
     await driver.createNetwork(network(NET, { parent: 'eth0' }))
     const before = links.calls.length
+    const recordedFirst: boolean[] = []
+    const addIpvlan = links.addIpvlan.bind(links)
+    links.addIpvlan = async (spec) => {
+      recordedFirst.push(store.endpoints.has(EP))
+      return addIpvlan(spec)
+    }
     await driver.createEndpoint(endpoint(NET, EP, { addressIPv6: '2001:db8::5/64' }))
-    assert.equal(links.calls.length, before)
+    await driver.settled()
+    assert.deepEqual(recordedFirst, [true], 'the record is written before the link is started')
+    assert.deepEqual(
+      links.calls.slice(before).map((call) => call.method),
+      ['addIpvlan'],
+      'the link is started right after'
+    )
+    assert.equal(links.links.get(endpointLinkName(EP))?.parent, 'eth0')
     const expected = {
       id: EP,
       networkId: NET,
@@ -438,6 +451,18 @@ describe('IpvlanDriver.createEndpoint', () => {
     assert.deepEqual(store.endpoints.get(EP), expected)
     assert.deepEqual(driver.endpointOperInfo(NET, EP), { 'ipvlan-lan.link': endpointLinkName(EP) })
     assert.deepEqual(driver.endpointOperInfo(NET2, EP), {})
+  })
+
+  test('answers without waiting for its link: a hung ip does not hold CreateEndpoint', async () => {
+    const { driver, links } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    links.failNext('addIpvlan', 'hang')
+    const answered = await Promise.race([
+      driver.createEndpoint(endpoint(NET, EP)).then(() => 'answered'),
+      new Promise((resolve) => setTimeout(() => resolve('held'), 500)),
+    ])
+    assert.equal(answered, 'answered')
+    assert.equal(driver.endpoints().length, 1)
   })
 
   test('a MAC address is refused with a message saying ipvlan cannot take one', async () => {
@@ -799,6 +824,7 @@ describe('IpvlanDriver.reconcile', () => {
     await driver.createEndpoint(endpoint(NET, EP))
     await driver.join(NET, EP)
     await driver.createEndpoint(endpoint(NET2, EP2))
+    await driver.settled()
 
     const orphanEp = endpointLinkName(id('crashed endpoint'))
     const orphanProbe = probeLinkName(INSTANCE, id('crashed network'))
@@ -822,6 +848,8 @@ describe('IpvlanDriver.reconcile', () => {
         'eth1',
         'eth0.10',
         endpointLinkName(EP),
+        // Not joined yet, but made right after CreateEndpoint, and owned by its record.
+        endpointLinkName(EP2),
         foreignInstance,
         'di-operator',
         'eth0.40',
@@ -965,8 +993,8 @@ describe('IpvlanDriver link faults', () => {
     assert.deepEqual(driver.networks(), [])
   })
 
-  test('a failed join leaves the endpoint recorded, no link, and a retry succeeds', async () => {
-    const { driver, links } = await setup()
+  test('a failed join leaves the endpoint recorded, no link, and a retry succeeds (link made at Join)', async () => {
+    const { driver, links } = await setup(undefined, undefined, { earlyLinks: false })
     await driver.createNetwork(network(NET, { parent: 'eth0' }))
     await driver.createEndpoint(endpoint(NET, EP))
     links.failNext('addIpvlan', timeout())
@@ -981,12 +1009,77 @@ describe('IpvlanDriver link faults', () => {
     assert.equal(links.links.has(endpointLinkName(EP)), true)
   })
 
-  test('a join failing with a plain Error is an internal error', async () => {
-    const { driver, links } = await setup()
+  test('a join failing with a plain Error is an internal error (link made at Join)', async () => {
+    const { driver, links } = await setup(undefined, undefined, { earlyLinks: false })
     await driver.createNetwork(network(NET, { parent: 'eth0' }))
     await driver.createEndpoint(endpoint(NET, EP))
     links.failNext('addIpvlan', new Error('spawn ip ENOENT'))
     await rejectsWith(driver.join(NET, EP), 'internal', /spawn ip ENOENT/)
+  })
+
+  test('Join uses the link started after CreateEndpoint: no kernel work of its own', async () => {
+    const { driver, links } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    await driver.createEndpoint(endpoint(NET, EP))
+    await driver.settled()
+    const before = links.calls.length
+    const result = await driver.join(NET, EP)
+    assert.equal(result.srcName, endpointLinkName(EP))
+    assert.deepEqual(links.calls.slice(before), [], 'Join ran no ip')
+    assert.equal(callsOf(links, 'addIpvlan').length, 1, 'the link was made once')
+  })
+
+  test('Join waits for a link start still running, then uses it', async () => {
+    const { driver, links } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    await driver.createEndpoint(endpoint(NET, EP))
+    // No settling: the Join arrives while the start may still be in the fake kernel.
+    const result = await driver.join(NET, EP)
+    assert.equal(result.srcName, endpointLinkName(EP))
+    assert.equal(links.links.get(endpointLinkName(EP))?.parent, 'eth0')
+    assert.equal(callsOf(links, 'addIpvlan').length, 1, 'the link was made once')
+  })
+
+  test('an early start that failed once is made again by Join', async () => {
+    const { driver, links } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    links.failNext('addIpvlan', timeout())
+    await driver.createEndpoint(endpoint(NET, EP))
+    await driver.settled()
+    assert.equal(links.links.has(endpointLinkName(EP)), false, 'the early start failed')
+    await driver.join(NET, EP)
+    assert.equal(links.links.get(endpointLinkName(EP))?.parent, 'eth0')
+    assert.equal(callsOf(links, 'addIpvlan').length, 2)
+  })
+
+  test("a failure that persists past the early start is Join's error, and nothing is made", async () => {
+    const { driver, links } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    links.failNext('addIpvlan', new Error('spawn ip ENOENT'), 2)
+    await driver.createEndpoint(endpoint(NET, EP))
+    await rejectsWith(driver.join(NET, EP), 'internal', /spawn ip ENOENT/)
+    assert.equal(links.links.has(endpointLinkName(EP)), false)
+    assert.equal(driver.endpoints().length, 1, 'the endpoint stays for a retry')
+  })
+
+  test('an endpoint deleted without a Join takes its early link with it', async () => {
+    const { driver, links } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    await driver.createEndpoint(endpoint(NET, EP))
+    // Deleted at once: the delete waits for the start, so the link cannot appear after it.
+    await driver.deleteEndpoint(NET, EP)
+    await driver.settled()
+    assert.equal(links.links.has(endpointLinkName(EP)), false)
+    assert.deepEqual(driver.endpoints(), [])
+  })
+
+  test('a network deleted right after CreateEndpoint leaves no endpoint link', async () => {
+    const { driver, links } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    await driver.createEndpoint(endpoint(NET, EP))
+    await driver.deleteNetwork(NET)
+    await driver.settled()
+    assert.deepEqual(linkNames(links), ['eth0', 'eth1'])
   })
 
   test('deleteEndpoint answers before its link is deleted; the link goes right after', async () => {

@@ -24,6 +24,8 @@ import { MemoryStore } from '../fakes/memory-store.ts'
 
 const NET = id('faults net')
 const EP = id('faults ep')
+/** Links made at Join only: the path after a restart between CreateEndpoint and Join. */
+const JOIN_PATH = { earlyLinks: false }
 const EROFS = (): Error =>
   Object.assign(new Error('EROFS: read-only file system, open /state/networks/x.tmp'), {
     code: 'EROFS',
@@ -34,8 +36,12 @@ interface Reply {
   body: Record<string, unknown>
 }
 
-async function setup<S extends Store>(store: S, links = new FakeLinkLayer(['eth0', 'eth1'])) {
-  const driver = await IpvlanDriver.open({ links, store, log: silentLogger })
+async function setup<S extends Store>(
+  store: S,
+  links = new FakeLinkLayer(['eth0', 'eth1']),
+  { earlyLinks = true }: { earlyLinks?: boolean } = {}
+) {
+  const driver = await IpvlanDriver.open({ links, store, log: silentLogger, earlyLinks })
   const app = createApp({ driver, log: silentLogger })
   const post = async (method: string, body: unknown): Promise<Reply> => {
     const res = await app.request(`/NetworkDriver.${method}`, {
@@ -162,6 +168,8 @@ describe('store write faults (MemoryStore.failWrites = EROFS)', () => {
   })
 })
 
+// The links of these tests are made at Join (earlyLinks: false), as they are when the plugin restarted
+// between CreateEndpoint and Join or the early start failed; the early start has its own tests below.
 describe('link faults', () => {
   const timeout = (): LinkError =>
     new LinkError(
@@ -171,7 +179,7 @@ describe('link faults', () => {
     )
 
   test('a timeout on addIpvlan in Join: the error says it did not finish in time; the next Join succeeds', async () => {
-    const { post, links, driver } = await setup(new MemoryStore())
+    const { post, links, driver } = await setup(new MemoryStore(), undefined, JOIN_PATH)
     assert.deepEqual(await post('CreateNetwork', networkBody('eth0')), OK)
     assert.deepEqual(await post('CreateEndpoint', endpointBody()), OK)
     links.failNext('addIpvlan', timeout())
@@ -193,7 +201,7 @@ describe('link faults', () => {
   })
 
   test('a hung link call blocks only its own network', async () => {
-    const { post, links } = await setup(new MemoryStore())
+    const { post, links } = await setup(new MemoryStore(), undefined, JOIN_PATH)
     const other = id('faults other net')
     const otherEp = id('faults other ep')
     assert.deepEqual(await post('CreateNetwork', networkBody('eth0')), OK)
@@ -238,7 +246,7 @@ describe('link faults', () => {
   }
 
   test('an operator parent deleted under a network: Join says the parent does not exist and creates nothing', async () => {
-    const { post, links, driver } = await setup(new MemoryStore())
+    const { post, links, driver } = await setup(new MemoryStore(), undefined, JOIN_PATH)
     assert.deepEqual(await post('CreateNetwork', networkBody('eth1')), OK)
     assert.deepEqual(await post('CreateEndpoint', endpointBody()), OK)
     links.links.delete('eth1')
@@ -253,7 +261,7 @@ describe('link faults', () => {
   for (const parent of ['eth0.10', undefined]) {
     const made = parent ?? dummyParentName(NET)
     test(`a parent we created (${made}) deleted under a network is re-created by Join`, async () => {
-      const { post, links } = await setup(new MemoryStore())
+      const { post, links } = await setup(new MemoryStore(), undefined, JOIN_PATH)
       assert.deepEqual(await post('CreateNetwork', networkBody(parent)), OK)
       assert.deepEqual(await post('CreateEndpoint', endpointBody()), OK)
       const before = links.links.get(made)
@@ -264,6 +272,34 @@ describe('link faults', () => {
       assert.equal(after?.kind, before?.kind)
       assert.equal(after?.alias, before?.alias, 'made again with our mark')
       assert.equal(links.links.get(endpointLinkName(EP))?.parent, made)
+      assert.deepEqual(await post('DeleteEndpoint', ids()), OK)
+      assert.deepEqual(await post('DeleteNetwork', { NetworkID: NET }), OK)
+      assert.deepEqual(names(links), ['eth0', 'eth1'])
+    })
+  }
+
+  test('an operator parent deleted before CreateEndpoint: the early start fails, Join says the parent does not exist', async () => {
+    const { post, links, driver } = await setup(new MemoryStore())
+    assert.deepEqual(await post('CreateNetwork', networkBody('eth1')), OK)
+    links.links.delete('eth1')
+    assert.deepEqual(await post('CreateEndpoint', endpointBody()), OK)
+    await driver.settled()
+    assertErr(await post('Join', ids()), /parent interface "eth1" does not exist on the host/)
+    assert.deepEqual(names(links), ['eth0'], 'eth1 is not re-created: it is the operator’s')
+  })
+
+  for (const parent of ['eth0.10', undefined]) {
+    const made = parent ?? dummyParentName(NET)
+    test(`a parent we created (${made}) deleted before CreateEndpoint is re-created by the early start`, async () => {
+      const { post, links, driver } = await setup(new MemoryStore())
+      assert.deepEqual(await post('CreateNetwork', networkBody(parent)), OK)
+      const before = links.links.get(made)
+      links.links.delete(made)
+      assert.deepEqual(await post('CreateEndpoint', endpointBody()), OK)
+      await driver.settled()
+      assert.equal(links.links.get(made)?.alias, before?.alias, 'made again with our mark')
+      assert.equal(links.links.get(endpointLinkName(EP))?.parent, made)
+      assert.equal((await post('Join', ids())).status, 200)
       assert.deepEqual(await post('DeleteEndpoint', ids()), OK)
       assert.deepEqual(await post('DeleteNetwork', { NetworkID: NET }), OK)
       assert.deepEqual(names(links), ['eth0', 'eth1'])
@@ -294,7 +330,7 @@ describe('half-made links (ip killed between the lines of a batch)', () => {
     {},
     async () => {
       const links = new KilledMidBatch(['eth0'])
-      const { post } = await setup(new MemoryStore(), links)
+      const { post } = await setup(new MemoryStore(), links, JOIN_PATH)
       assert.deepEqual(await post('CreateNetwork', networkBody('eth0')), OK)
       assert.deepEqual(await post('CreateEndpoint', endpointBody()), OK)
       links.killNext = 'addIpvlan'
