@@ -4,10 +4,20 @@ import { join } from 'node:path'
 import * as v from 'valibot'
 import type { EndpointRecord, NetworkRecord } from '../driver/model.ts'
 import type { Logger } from '../log.ts'
-import { EndpointFile, NetworkFile } from './records.ts'
+import { CURRENT_STATE_VERSION, EndpointFile, NetworkFile, migrate } from './records.ts'
 import type { Store, StoreSnapshot } from '../driver/ports/store.ts'
 
 const ID = /^[0-9a-f]{64}$/
+
+/** What one records folder holds, read before anything in it changes. */
+interface Scan<R> {
+  records: R[]
+  invalid: { path: string; reason: string }[]
+  /** Temporary files of interrupted writes. */
+  leftovers: string[]
+  /** The first file a newer plugin wrote, if any. */
+  newer?: { path: string; version: number }
+}
 
 export interface StoreStats {
   writes: number
@@ -32,20 +42,27 @@ export class JsonFileStore implements Store {
   }
 
   async load(): Promise<StoreSnapshot> {
+    // Every file is read and judged before anything changes: a file a newer plugin wrote then
+    // stops the start with the state directory exactly as it was, nothing created, moved aside
+    // or removed, so the newer plugin finds all of it after an upgrade.
+    const networks = await this.scan('networks', NetworkFile)
+    const endpoints = await this.scan('endpoints', EndpointFile)
+    const newer = networks.newer ?? endpoints.newer
+    if (newer !== undefined) throw newerStateError(newer.path, newer.version)
     await mkdir(join(this.dir, 'networks'), { recursive: true, mode: 0o700 })
     await mkdir(join(this.dir, 'endpoints'), { recursive: true, mode: 0o700 })
+    await this.tidy(networks)
+    await this.tidy(endpoints)
     const instanceId = await this.instanceId()
-    const networks = await this.readAll('networks', NetworkFile)
-    const endpoints = await this.readAll('endpoints', EndpointFile)
     return {
       instanceId,
-      networks: networks.map(({ version: _v, ...record }) => record),
-      endpoints: endpoints.map(({ version: _v, ...record }) => record),
+      networks: networks.records.map(({ version: _v, ...record }) => record),
+      endpoints: endpoints.records.map(({ version: _v, ...record }) => record),
     }
   }
 
   saveNetwork(network: NetworkRecord): Promise<void> {
-    return this.write('networks', network.id, { version: 1, ...network })
+    return this.write('networks', network.id, { version: CURRENT_STATE_VERSION, ...network })
   }
 
   deleteNetwork(id: string): Promise<void> {
@@ -53,7 +70,7 @@ export class JsonFileStore implements Store {
   }
 
   saveEndpoint(endpoint: EndpointRecord): Promise<void> {
-    return this.write('endpoints', endpoint.id, { version: 1, ...endpoint })
+    return this.write('endpoints', endpoint.id, { version: CURRENT_STATE_VERSION, ...endpoint })
   }
 
   deleteEndpoint(id: string): Promise<void> {
@@ -80,26 +97,23 @@ export class JsonFileStore implements Store {
     return id
   }
 
-  private async readAll<S extends typeof NetworkFile | typeof EndpointFile>(
+  /** Reads one records folder without changing it; `tidy` acts on what it found. */
+  private async scan<S extends typeof NetworkFile | typeof EndpointFile>(
     folder: string,
     schema: S
-  ): Promise<v.InferOutput<S>[]> {
+  ): Promise<Scan<v.InferOutput<S>>> {
     const dir = join(this.dir, folder)
-    const records: v.InferOutput<S>[] = []
+    const found: Scan<v.InferOutput<S>> = { records: [], invalid: [], leftovers: [] }
     const entries = await readdir(dir).catch((error: unknown) => {
+      // A missing folder is a new state directory; load creates it once nothing is newer.
+      if (isNotFound(error)) return []
       throw ioError('list', dir, error)
     })
-    for (const entry of entries) {
+    // Sorted, so the file a newer-version error names does not depend on the file system.
+    for (const entry of entries.sort()) {
       const path = join(dir, entry)
       if (entry.startsWith('.') && entry.endsWith('.tmp')) {
-        // A write interrupted before its rename: the old record (if any) is still in place.
-        await unlink(path).catch((error: unknown) => {
-          if (!isNotFound(error))
-            this.log.warn('cannot remove leftover temporary file', {
-              file: path,
-              error: String(error),
-            })
-        })
+        found.leftovers.push(path)
         continue
       }
       if (!entry.endsWith('.json')) continue
@@ -108,10 +122,25 @@ export class JsonFileStore implements Store {
         throw ioError('read', path, error)
       })
       const decoded = decode(schema, text, entry)
-      if ('record' in decoded) records.push(decoded.record)
-      else await this.quarantine(path, decoded.reason)
+      if ('record' in decoded) found.records.push(decoded.record)
+      else if ('reason' in decoded) found.invalid.push({ path, reason: decoded.reason })
+      else found.newer ??= { path, version: decoded.newer }
     }
-    return records
+    return found
+  }
+
+  private async tidy(found: Scan<unknown>): Promise<void> {
+    for (const path of found.leftovers) {
+      // A write interrupted before its rename: the old record (if any) is still in place.
+      await unlink(path).catch((error: unknown) => {
+        if (!isNotFound(error))
+          this.log.warn('cannot remove leftover temporary file', {
+            file: path,
+            error: String(error),
+          })
+      })
+    }
+    for (const { path, reason } of found.invalid) await this.quarantine(path, reason)
   }
 
   /**
@@ -187,29 +216,49 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Validates a state file's content; `reason` says why it cannot be used. */
+/**
+ * Validates a state file's content; `reason` says why it cannot be used, `newer` is the version
+ * of a file a newer plugin wrote (not judged: its format is unknown here).
+ */
 function decode<S extends typeof NetworkFile | typeof EndpointFile>(
   schema: S,
   text: string,
   name: string
-): { record: v.InferOutput<S> } | { reason: string } {
+): { record: v.InferOutput<S> } | { reason: string } | { newer: number } {
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch (error) {
     return { reason: `invalid JSON: ${(error as Error).message}` }
   }
-  const result = v.safeParse(schema, json)
+  const migrated = migrate(json)
+  if ('newer' in migrated) return migrated
+  const result = v.safeParse(schema, migrated.value)
   if (!result.success) return { reason: `schema mismatch: ${v.summarize(result.issues)}` }
   if (result.output.id + '.json' !== name)
     return { reason: `file name does not match id ${result.output.id}` }
   return { record: result.output }
 }
 
+/** Stops the start: a downgraded plugin must neither drop nor rewrite what a newer one wrote. */
+function newerStateError(path: string, version: number): Error {
+  return new Error(
+    `state file ${path} has version ${version}; this plugin reads state up to version ` +
+      `${CURRENT_STATE_VERSION}: upgrade the plugin (docker plugin upgrade) rather than ` +
+      'downgrade, nothing was changed'
+  )
+}
+
 /** Names the operation and path; Node's message after it starts with the errno code (EACCES...). */
 function ioError(operation: string, path: string, cause: unknown): Error {
   const detail = cause instanceof Error ? cause.message : String(cause)
-  return new Error(`cannot ${operation} ${path}: ${detail}`, { cause })
+  const error: NodeJS.ErrnoException = new Error(`cannot ${operation} ${path}: ${detail}`, {
+    cause,
+  })
+  // Also where callers of Node's own errors look for it.
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code
+  if (code !== undefined) error.code = code
+  return error
 }
 
 function isNotFound(error: unknown): boolean {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -8,6 +8,7 @@ import type { EndpointRecord, NetworkRecord } from '../../src/driver/model.ts'
 import type { StoreSnapshot } from '../../src/driver/ports/store.ts'
 import { createLogger, silentLogger } from '../../src/log.ts'
 import { JsonFileStore } from '../../src/store/json-file-store.ts'
+import { CURRENT_STATE_VERSION } from '../../src/store/records.ts'
 import { id } from '../fakes/ids.ts'
 import { giveToUnprivileged, runUnprivileged } from '../helpers/unprivileged.ts'
 
@@ -75,6 +76,33 @@ async function assertNotMoved(folder: string, name: string): Promise<void> {
   assert.ok(names.includes(name), `${name} is gone: ${names.join(' ')}`)
   assert.ok(!names.some((other) => other.includes('.corrupt-')), names.join(' '))
 }
+
+/**
+ * Every entry under `dir` by relative path: its inode and mtime (a rename over it, a rewrite, or
+ * an entry added or removed in a folder changes one of them) and a file's bytes.
+ */
+async function tree(dir: string): Promise<Record<string, unknown>> {
+  const entries: Record<string, unknown> = {}
+  const walk = async (relative: string): Promise<void> => {
+    const path = join(dir, relative)
+    const stat = await lstat(path)
+    const { ino, mtimeMs } = stat
+    if (!stat.isDirectory()) {
+      entries[relative] = { ino, mtimeMs, bytes: await readFile(path) }
+      return
+    }
+    entries[relative + '/'] = { ino, mtimeMs }
+    for (const name of (await readdir(path)).sort()) await walk(join(relative, name))
+  }
+  await walk('.')
+  return entries
+}
+
+/** The error a load gives for a file a newer plugin wrote, built from the parts it must name. */
+const newerMessage = (path: string, version: number): string =>
+  `state file ${path} has version ${version}; this plugin reads state up to version ` +
+  `${CURRENT_STATE_VERSION}: upgrade the plugin (docker plugin upgrade) rather than downgrade, ` +
+  'nothing was changed'
 
 /** Body for runUnprivileged: a store over `args.dir` whose log lines collect in `lines`. */
 const OPEN_STORE = `
@@ -275,6 +303,22 @@ describe('JsonFileStore', () => {
     await assertNotMoved(join(dir, 'networks'), `${plainNetwork.id}.json`)
   })
 
+  test('a state directory below a regular file fails the load with ENOTDIR, naming the path', async (t) => {
+    const dir = await tempDir(t)
+    const file = join(dir, 'file')
+    await writeFile(file, 'x')
+    const before = await tree(dir)
+    await assert.rejects(
+      new JsonFileStore(join(file, 'state'), silentLogger).load(),
+      (error: NodeJS.ErrnoException) => {
+        assert.equal(error.code, 'ENOTDIR')
+        assert.ok(error.message.includes(`cannot list ${join(file, 'state')}`), error.message)
+        return true
+      }
+    )
+    assert.deepEqual(await tree(dir), before)
+  })
+
   test('a state file the plugin may not read (EACCES) fails the load and is not moved', async (t) => {
     const dir = await tempDir(t)
     const store = new JsonFileStore(dir, silentLogger)
@@ -383,6 +427,149 @@ describe('JsonFileStore', () => {
     const loaded = await new JsonFileStore(dir, silentLogger).load()
     assert.deepEqual(loaded.networks, [{ ...plainNetwork, flag: 'bridge' }])
   })
+
+  test('a record a newer plugin wrote stops the load with an error, and the state directory is untouched', async (t) => {
+    const dir = await tempDir(t)
+    const store = new JsonFileStore(dir, silentLogger)
+    await store.load()
+    await store.saveNetwork(plainNetwork)
+    await store.saveEndpoint(endpointB)
+    const newer = CURRENT_STATE_VERSION + 1
+    const path = join(dir, 'networks', `${fullNetwork.id}.json`)
+    // A newer format may change anything; the unknown field shows it is not judged by this schema.
+    await writeFile(path, JSON.stringify({ version: newer, ...fullNetwork, futureField: [1] }))
+    const before = await tree(dir)
+    assert.ok(`networks/${fullNetwork.id}.json` in before, Object.keys(before).join(' '))
+    assert.equal(Object.keys(before).length, 7, Object.keys(before).join(' '))
+
+    await assert.rejects(new JsonFileStore(dir, silentLogger).load(), (error: Error) => {
+      assert.equal(error.message, newerMessage(path, newer))
+      return true
+    })
+    assert.deepEqual(await tree(dir), before)
+  })
+
+  test('a newer record in a new directory creates nothing: no folder, no instance-id', async (t) => {
+    const dir = await tempDir(t)
+    await mkdir(join(dir, 'endpoints'))
+    const path = join(dir, 'endpoints', `${endpointA.id}.json`)
+    await writeFile(path, JSON.stringify({ version: 7, ...endpointA }))
+    const before = await tree(dir)
+    assert.deepEqual(Object.keys(before), ['./', 'endpoints/', `endpoints/${endpointA.id}.json`])
+
+    await assert.rejects(new JsonFileStore(dir, silentLogger).load(), (error: Error) => {
+      assert.equal(error.message, newerMessage(path, 7))
+      assert.match(
+        error.message,
+        /has version 7; this plugin reads state up to version \d+: upgrade the plugin/
+      )
+      return true
+    })
+    assert.deepEqual(await tree(dir), before)
+  })
+
+  test('a mixed directory (good v1 records, a corrupt one, a leftover, one newer) fails and nothing is moved', async (t) => {
+    const dir = await tempDir(t)
+    const lines: string[] = []
+    const log = createLogger('debug', (_level, line) => lines.push(line))
+    const store = new JsonFileStore(dir, log)
+    await store.load()
+    await store.saveNetwork(fullNetwork)
+    await store.saveEndpoint(endpointB)
+    const newer = CURRENT_STATE_VERSION + 1
+    const newerPath = join(dir, 'endpoints', `${endpointA.id}.json`)
+    await writeFile(newerPath, JSON.stringify({ version: newer, ...endpointA }))
+    // Both would be changed by a load that goes on: the corrupt file moved aside, the leftover
+    // removed. The networks folder is read first, so they come before the newer file.
+    const corrupt = `${plainNetwork.id}.json`
+    await writeFile(join(dir, 'networks', corrupt), '{"version": 1, "id": ')
+    const leftover = `.${plainNetwork.id}.json.4242.0.tmp`
+    await writeFile(join(dir, 'networks', leftover), '{"half": ')
+    const before = await tree(dir)
+    assert.equal(Object.keys(before).length, 9, Object.keys(before).join(' '))
+    lines.length = 0
+
+    await assert.rejects(new JsonFileStore(dir, log).load(), (error: Error) => {
+      assert.equal(error.message, newerMessage(newerPath, newer))
+      return true
+    })
+    assert.deepEqual(await tree(dir), before)
+    await assertNotMoved(join(dir, 'networks'), corrupt)
+    assert.deepEqual(lines, [])
+
+    // Once the newer file is gone (the operator upgraded, or moved it away), the load goes on
+    // as before: the corrupt file moved aside, the leftover removed, the good records loaded.
+    await rm(newerPath)
+    const loaded = await new JsonFileStore(dir, log).load()
+    assert.deepEqual([loaded.networks, loaded.endpoints], [[fullNetwork], [endpointB]])
+    const names = await readdir(join(dir, 'networks'))
+    assert.ok(
+      names.some((name) => name.startsWith(`${corrupt}.corrupt-`)),
+      names.join(' ')
+    )
+    assert.ok(!names.includes(leftover), names.join(' '))
+  })
+
+  test(`records of version ${CURRENT_STATE_VERSION} and records without a version load`, async (t) => {
+    const dir = await tempDir(t)
+    await new JsonFileStore(dir, silentLogger).load()
+    const files = {
+      [`networks/${fullNetwork.id}.json`]: { version: 1, ...fullNetwork },
+      [`networks/${plainNetwork.id}.json`]: plainNetwork,
+      [`endpoints/${endpointA.id}.json`]: { version: CURRENT_STATE_VERSION, ...endpointA },
+      [`endpoints/${endpointB.id}.json`]: endpointB,
+    }
+    for (const [file, record] of Object.entries(files))
+      await writeFile(join(dir, file), JSON.stringify(record))
+    assert.ok(!('version' in plainNetwork) && !('version' in endpointB))
+    const before = await tree(dir)
+
+    const loaded = await new JsonFileStore(dir, silentLogger).load()
+    assert.deepEqual(byId(loaded.networks), byId([fullNetwork, plainNetwork]))
+    assert.deepEqual(byId(loaded.endpoints), byId([endpointA, endpointB]))
+    // Loading migrates in memory only; the files stay as they were until the next save.
+    assert.deepEqual(await tree(dir), before)
+  })
+
+  test('a network record without `version` or `flag` loads with the defaults', async (t) => {
+    const dir = await tempDir(t)
+    await new JsonFileStore(dir, silentLogger).load()
+    const { flag: _flag, ...old } = plainNetwork
+    await writeFile(join(dir, 'networks', `${plainNetwork.id}.json`), JSON.stringify(old))
+    const loaded = await new JsonFileStore(dir, silentLogger).load()
+    assert.deepEqual(loaded.networks, [{ ...plainNetwork, flag: 'bridge' }])
+  })
+
+  // Versions no plugin writes are invalid content, moved aside like any other; only an integer
+  // above CURRENT_STATE_VERSION is read as "written by a newer plugin".
+  const badVersions: unknown[] = [String(CURRENT_STATE_VERSION + 1), null, 0, -1, 1.5, [2], {}]
+  for (const bad of badVersions) {
+    test(`a record with version ${JSON.stringify(bad)} is invalid content and moved aside`, async (t) => {
+      const dir = await tempDir(t)
+      const lines: string[] = []
+      const log = createLogger('debug', (_level, line) => lines.push(line))
+      const store = new JsonFileStore(dir, log)
+      await store.load()
+      await store.saveEndpoint(endpointB)
+      const name = `${plainNetwork.id}.json`
+      await writeFile(
+        join(dir, 'networks', name),
+        JSON.stringify({ ...plainNetwork, version: bad })
+      )
+
+      const loaded = await new JsonFileStore(dir, log).load()
+      assert.deepEqual([loaded.networks, loaded.endpoints], [[], [endpointB]])
+      const names = await readdir(join(dir, 'networks'))
+      assert.ok(!names.includes(name), names.join(' '))
+      assert.ok(
+        names.some((other) => other.startsWith(`${name}.corrupt-`)),
+        names.join(' ')
+      )
+      const moved = lines.filter((line) => line.includes('invalid state file moved aside'))
+      assert.equal(moved.length, 1, lines.join(''))
+      assert.ok(moved[0]?.includes('schema mismatch') && moved[0].includes('version'), moved[0])
+    })
+  }
 
   const badIds = [
     '../../etc/passwd',
