@@ -1,7 +1,8 @@
 /**
  * Endpoint links started right after CreateEndpoint answers. Between CreateEndpoint and Join,
- * dockerd creates the container's network namespace (libnetwork NewSandbox), so an `ip` started
- * at CreateEndpoint runs while Docker works instead of inside Join, where `docker run` waits for it.
+ * dockerd does its own work (Docker 20.10 creates the container's network namespace there,
+ * libnetwork NewSandbox), so an `ip` started at CreateEndpoint runs while Docker works instead of
+ * inside Join, where `docker run` waits for it.
  * Join waits for the early start, then uses the link if it was made, or makes it as before.
  */
 export class EarlyLinks {
