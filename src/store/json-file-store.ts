@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import * as v from 'valibot'
 import type { EndpointRecord, NetworkRecord } from '../driver/model.ts'
 import type { Logger } from '../log.ts'
+import { DirSync } from './dir-sync.ts'
 import { CURRENT_STATE_VERSION, EndpointFile, NetworkFile, migrate } from './records.ts'
 import type { Store, StoreSnapshot } from '../driver/ports/store.ts'
 
@@ -28,13 +29,15 @@ export interface StoreStats {
 /**
  * One small JSON file per network and per endpoint, so the cost of a write does not grow with the
  * number of endpoints. Writes go to a temporary file that is fsynced and renamed over the old one,
- * then the directory is fsynced: a crash leaves either the old or the new record, never a torn one.
+ * then the directory is fsynced (one fsync shared by concurrent writers, dir-sync.ts): a crash leaves
+ * either the old or the new record, never a torn one.
  */
 export class JsonFileStore implements Store {
   readonly stats: StoreStats = { writes: 0, bytesWritten: 0, deletes: 0 }
   private readonly dir: string
   private readonly log: Logger
   private sequence = 0
+  private readonly dirSyncs = new Map<string, DirSync>()
 
   constructor(dir: string, log: Logger) {
     this.dir = dir
@@ -163,6 +166,12 @@ export class JsonFileStore implements Store {
     this.log.error('invalid state file moved aside', { file, aside, reason })
   }
 
+  private dirSync(dir: string): DirSync {
+    let sync = this.dirSyncs.get(dir)
+    if (!sync) this.dirSyncs.set(dir, (sync = new DirSync(dir)))
+    return sync
+  }
+
   private async write(folder: string, id: string, record: object): Promise<void> {
     assertId(id)
     await this.atomicWrite(join(this.dir, folder), `${id}.json`, JSON.stringify(record) + '\n')
@@ -178,7 +187,7 @@ export class JsonFileStore implements Store {
       throw error
     }
     this.stats.deletes++
-    await syncDir(dir)
+    await this.dirSync(dir).sync()
   }
 
   private async atomicWrite(dir: string, name: string, text: string): Promise<void> {
@@ -198,22 +207,13 @@ export class JsonFileStore implements Store {
     }
     this.stats.writes++
     this.stats.bytesWritten += Buffer.byteLength(text)
-    await syncDir(dir)
+    await this.dirSync(dir).sync()
   }
 }
 
 function assertId(id: string): void {
   // IDs become file names: anything but 64 hex characters could escape the directory.
   if (!ID.test(id)) throw new Error(`refusing to store a record with id ${JSON.stringify(id)}`)
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }
 
 /**

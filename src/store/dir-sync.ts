@@ -1,0 +1,51 @@
+import { open } from 'node:fs/promises'
+
+/**
+ * fsyncs of one directory, shared by concurrent writers. A rename or unlink is durable once an
+ * fsync of its directory that started after it has finished, so callers arriving while one runs
+ * all wait for the next one: N concurrent record writes cost two directory fsyncs, not N (each
+ * takes tens of milliseconds on a slow disk, and they queue in node's small thread pool).
+ */
+export class DirSync {
+  private readonly dir: string
+  private readonly fsync: (dir: string) => Promise<void>
+  private current: Promise<void> | undefined
+  private queued: Promise<void> | undefined
+
+  /** `fsync` is injectable for tests. */
+  constructor(dir: string, fsync: (dir: string) => Promise<void> = syncDir) {
+    this.dir = dir
+    this.fsync = fsync
+  }
+
+  /** Resolves once an fsync of the directory that started after this call has finished. */
+  sync(): Promise<void> {
+    if (this.queued) return this.queued
+    if (!this.current) return this.start()
+    const queued = this.current
+      .catch(() => {})
+      .then(() => {
+        this.queued = undefined
+        return this.start()
+      })
+    this.queued = queued
+    return queued
+  }
+
+  private start(): Promise<void> {
+    const current = this.fsync(this.dir).finally(() => {
+      if (this.current === current) this.current = undefined
+    })
+    this.current = current
+    return current
+  }
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
