@@ -1,6 +1,7 @@
 import { DriverError, messageOf } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { EarlyLinks } from './early-link.ts'
+import type { IpvlanBatcher } from './ipvlan-batcher.ts'
 import type { LinkReaper } from './link-reaper.ts'
 import type { KeyedMutex, KeyedSharedLock } from './lock.ts'
 import type { NetworkRecord } from './model.ts'
@@ -29,6 +30,8 @@ export interface DriverContext {
   readonly reaper: LinkReaper
   /** Endpoint links started right after CreateEndpoint, for Join to use. */
   readonly earlyLinks: EarlyLinks
+  /** Endpoint link creations, batched when they arrive together. */
+  readonly ipvlans: IpvlanBatcher
 }
 
 /** Mutex key of one endpoint: its create, join and delete run one after another. */

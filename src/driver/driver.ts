@@ -4,6 +4,7 @@ import type { CreateEndpointInput } from './endpoint.ts'
 import { createEndpoint, deleteEndpoint, endpointOperInfo } from './endpoint.ts'
 import { join, leave } from './join-leave.ts'
 import { EarlyLinks } from './early-link.ts'
+import { IpvlanBatcher } from './ipvlan-batcher.ts'
 import { LinkReaper } from './link-reaper.ts'
 import { KeyedMutex, KeyedSharedLock } from './lock.ts'
 import type { EndpointRecord, JoinResult, NetworkRecord } from './model.ts'
@@ -57,6 +58,7 @@ export class IpvlanDriver {
       networkLock: new KeyedSharedLock(),
       reaper: new LinkReaper(deps.links, deps.log),
       earlyLinks: new EarlyLinks(deps.earlyLinks ?? true),
+      ipvlans: new IpvlanBatcher(deps.links),
     })
   }
 

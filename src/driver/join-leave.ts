@@ -88,7 +88,7 @@ async function addEndpointLink(
   spec: IpvlanSpec
 ): Promise<void> {
   try {
-    await ctx.links.addIpvlan(spec)
+    await ctx.ipvlans.add(spec)
     return
   } catch (error) {
     if (!(error instanceof LinkError)) throw linkFailure(error, { op: 'ipvlan', ...spec })
@@ -102,7 +102,7 @@ async function addEndpointLink(
     }
   }
   try {
-    await ctx.links.addIpvlan(spec)
+    await ctx.ipvlans.add(spec)
   } catch (error) {
     throw linkFailure(error, { op: 'ipvlan', ...spec })
   }

@@ -89,6 +89,25 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
     async addIpvlan(spec) {
       await batch([ipvlanAdd(spec), setAlias(spec)])
     },
+    async addIpvlans(specs) {
+      // Validated before anything runs: a bad spec refuses the whole batch, as for one link.
+      const lines = specs.flatMap((spec) => [ipvlanAdd(spec), setAlias(spec)])
+      if (specs.length === 0) return { made: 0 }
+      const input = lines.map((line) => line.join(' ')).join('\n') + '\n'
+      const result = await run([...prefix, '-batch', '-'], input)
+      if (result.exitCode === 0 && !result.timedOut) return { made: specs.length }
+      // Without -force, ip stops at the first failing line and says which: "Command failed -:N".
+      const failedLine = /^Command failed -:(\d+)$/m.exec(result.stderr)
+      const index = failedLine ? Math.floor((Number(failedLine[1]) - 1) / 2) : -1
+      const spec = specs[index]
+      if (result.exitCode === undefined || result.timedOut || spec === undefined) {
+        const command = `ip -batch: ${specs.length} ipvlan links (${specs.map((s) => s.name).join(', ')})`
+        return { made: 0, whole: true, error: classify(result, command, timeoutMs) }
+      }
+      const said = { ...result, stderr: result.stderr.replace(/^Command failed -:\d+\n?/m, '') }
+      const command = `ip -batch: ${[ipvlanAdd(spec), setAlias(spec)].map((l) => l.join(' ')).join('; ')}`
+      return { made: index, error: classify(said, command, timeoutMs) }
+    },
     async probeIpvlan(spec) {
       // Marked like every link we make: one stranded by a crash before the "del" is swept.
       await batch([ipvlanAdd(spec), setAlias(spec), ['link', 'del', 'dev', spec.name]])

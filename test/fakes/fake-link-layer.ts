@@ -1,4 +1,5 @@
 import type {
+  BatchOutcome,
   HostLinkSpec,
   IpvlanSpec,
   LinkInfo,
@@ -73,6 +74,25 @@ export class FakeLinkLayer implements LinkLayer {
   async addIpvlan(spec: IpvlanSpec): Promise<void> {
     await this.enter('addIpvlan', spec)
     this.create(spec.name, spec.parent, 'ipvlan', spec.alias, false)
+  }
+
+  /** As iproute2's batch: one call, then each link in order, stopping at the first failure. */
+  async addIpvlans(specs: IpvlanSpec[]): Promise<BatchOutcome> {
+    await this.enter(
+      'addIpvlans',
+      specs.map((spec) => spec.name)
+    )
+    for (const [index, spec] of specs.entries()) {
+      try {
+        await this.addIpvlan(spec)
+      } catch (error) {
+        if (!(error instanceof LinkError))
+          return { made: 0, whole: true, error: asLinkError(error) }
+        if (error.kind === 'timeout') return { made: 0, whole: true, error }
+        return { made: index, error }
+      }
+    }
+    return { made: specs.length }
   }
 
   async probeIpvlan(spec: IpvlanSpec): Promise<void> {
@@ -183,4 +203,9 @@ function info(link: FakeLink): LinkInfo {
 
 function notFound(name: string): LinkError {
   return new LinkError('not-found', `Cannot find device "${name}"`, 'ip', { device: name })
+}
+
+/** A plain error (spawn failure) as the iproute2 adapter reports it for a whole batch. */
+function asLinkError(error: unknown): LinkError {
+  return new LinkError('failed', (error as Error).message, 'ip -batch', { cause: error })
 }

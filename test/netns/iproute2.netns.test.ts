@@ -101,6 +101,37 @@ describe('iproute2 link layer in a network namespace', { skip }, () => {
     assert.equal(await links.remove('ivltest1'), true)
   })
 
+  test('addIpvlans: one ip process, stops at the first failing link, says which, never touches the link in the way', async () => {
+    const spec = (name: string) =>
+      ({
+        name,
+        parent: 'eth0',
+        mode: 'l2',
+        flag: 'bridge',
+        alias: `ipvlan-lan/abcd1234:ep:${name}`,
+      }) as const
+    // The operator's link, in the way of the second spec.
+    ipSync('-n', ns.name, 'link', 'add', 'ivlb2', 'type', 'veth', 'peer', 'name', 'ivlb2p')
+    ipSync('-n', ns.name, 'link', 'set', 'dev', 'ivlb2', 'alias', 'operator')
+    const before = spawned
+    const outcome = await links.addIpvlans([spec('ivlb1'), spec('ivlb2'), spec('ivlb3')])
+    assert.equal(spawned - before, 1, 'one ip process')
+    assert.equal(outcome.whole, undefined, JSON.stringify(outcome))
+    if (!support.ipvlan) {
+      assert.equal(outcome.made, 0)
+      assert.equal(outcome.error?.kind, 'unsupported')
+    } else {
+      assert.equal(outcome.made, 1, 'the first was made')
+      assert.equal(outcome.error?.kind, 'exists', outcome.error?.message)
+      assert.match(outcome.error?.command ?? '', /ivlb2/, "the error is the second spec's")
+      assert.equal(await links.show('ivlb3'), undefined, 'nothing after the failure was tried')
+      assert.equal((await links.show('ivlb1'))?.alias, spec('ivlb1').alias)
+      assert.equal(await links.remove('ivlb1'), true)
+    }
+    assert.equal((await links.show('ivlb2'))?.alias, 'operator', 'the link in the way is untouched')
+    assert.equal(await links.remove('ivlb2'), true)
+  })
+
   test('addIpvlan on a missing parent names the parent', async () => {
     const spec = {
       name: 'ivltest2',

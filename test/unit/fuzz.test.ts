@@ -794,6 +794,18 @@ function linkCallProblem(call: LinkCall): string | undefined {
     Object.keys(value).every((key) => allowed.includes(key))
   const [first] = call.args
   const spec = (first ?? {}) as Record<string, unknown>
+  const ipvlanSpecOk = (value: unknown): boolean => {
+    const one = (value ?? {}) as Record<string, unknown>
+    return (
+      keys(value, ['name', 'parent', 'mode', 'flag', 'mtu', 'alias']) &&
+      ifname(one['name']) &&
+      ifname(one['parent']) &&
+      MODES.has(String(one['mode'])) &&
+      FLAGS.has(String(one['flag'])) &&
+      (one['mtu'] === undefined || int(one['mtu'], 68, 65535)) &&
+      alias(one['alias'])
+    )
+  }
   let ok: boolean
   switch (call.method) {
     case 'list':
@@ -813,15 +825,14 @@ function linkCallProblem(call: LinkCall): string | undefined {
       break
     case 'addIpvlan':
     case 'probeIpvlan':
+      ok = call.args.length === 1 && ipvlanSpecOk(first)
+      break
+    case 'addIpvlans':
       ok =
         call.args.length === 1 &&
-        keys(first, ['name', 'parent', 'mode', 'flag', 'mtu', 'alias']) &&
-        ifname(spec['name']) &&
-        ifname(spec['parent']) &&
-        MODES.has(String(spec['mode'])) &&
-        FLAGS.has(String(spec['flag'])) &&
-        (spec['mtu'] === undefined || int(spec['mtu'], 68, 65535)) &&
-        alias(spec['alias'])
+        Array.isArray(first) &&
+        first.length > 0 &&
+        first.every((one) => ipvlanSpecOk(one))
       break
     case 'addVlan':
       ok =

@@ -247,6 +247,75 @@ describe('iproute2 link layer commands', () => {
     ])
   })
 
+  describe('addIpvlans (several endpoint links in one ip -batch)', () => {
+    const spec = (name: string): IpvlanSpec => ({
+      name,
+      parent: 'eth0',
+      mode: 'l2',
+      flag: 'bridge',
+      alias: `ipvlan-lan/abcd1234:ep:${name}`,
+    })
+    const specs = [spec('ivla'), spec('ivlb'), spec('ivlc')]
+
+    test('one batch without -force: add and alias of each link, in order', async () => {
+      const { runner, links } = setup()
+      assert.deepEqual(await links.addIpvlans(specs), { made: 3 })
+      assert.equal(runner.calls.length, 1)
+      assert.deepEqual(runner.calls[0]?.args, ['-batch', '-'])
+      const lines = (runner.calls[0]?.input ?? '').trim().split('\n')
+      assert.deepEqual(lines, [
+        'link add name ivla link eth0 type ipvlan mode l2 bridge',
+        'link set dev ivla alias ipvlan-lan/abcd1234:ep:ivla',
+        'link add name ivlb link eth0 type ipvlan mode l2 bridge',
+        'link set dev ivlb alias ipvlan-lan/abcd1234:ep:ivlb',
+        'link add name ivlc link eth0 type ipvlan mode l2 bridge',
+        'link set dev ivlc alias ipvlan-lan/abcd1234:ep:ivlc',
+      ])
+    })
+
+    test('"Command failed -:N" says which link failed and how far the batch got', async () => {
+      const { runner, links } = setup()
+      runner.reply(fail('RTNETLINK answers: File exists\nCommand failed -:3\n', 1))
+      const outcome = await links.addIpvlans(specs)
+      assert.equal(outcome.made, 1)
+      assert.equal(outcome.whole, undefined)
+      assert.ok(outcome.error instanceof LinkError)
+      assert.equal(outcome.error.kind, 'exists')
+      assert.match(outcome.error.command, /link add name ivlb /)
+      assert.doesNotMatch(outcome.error.message, /Command failed/)
+    })
+
+    test('a failed alias line fails its own link', async () => {
+      const { runner, links } = setup()
+      runner.reply(fail('Cannot find device "ivlc"\nCommand failed -:6\n', 1))
+      const outcome = await links.addIpvlans(specs)
+      assert.equal(outcome.made, 2)
+      assert.equal(outcome.error?.kind, 'not-found')
+    })
+
+    test('a batch killed, timed out or silent about its line fails as a whole', async () => {
+      for (const result of [
+        { stdout: '', stderr: '', exitCode: undefined, timedOut: true, signal: 'SIGKILL' },
+        { stdout: '', stderr: '', exitCode: undefined, timedOut: false, code: 'ENOENT' },
+        { stdout: '', stderr: 'something odd\n', exitCode: 1, timedOut: false },
+      ]) {
+        const { runner, links } = setup()
+        runner.reply(result)
+        const outcome = await links.addIpvlans(specs)
+        assert.equal(outcome.whole, true, JSON.stringify(result))
+        assert.equal(outcome.made, 0)
+        assert.ok(outcome.error instanceof LinkError)
+      }
+    })
+
+    test('every spec is validated before anything runs; an empty list runs nothing', async () => {
+      const { runner, links } = setup()
+      await assert.rejects(links.addIpvlans([spec('ivla'), spec('-bad')]), /interface name/)
+      assert.deepEqual(await links.addIpvlans([]), { made: 0 })
+      assert.equal(runner.calls.length, 0)
+    })
+  })
+
   test('removeAll deletes every link in one "ip -batch -" and validates each name first', async () => {
     const { runner, links } = setup()
     await links.removeAll(['ivl0123456789ab', 'ivl0123456789ac'])

@@ -35,6 +35,12 @@ export interface LinkLayer {
   show(name: string): Promise<LinkInfo | undefined>
   /** Creates an ipvlan link on `parent` (left down: libnetwork brings it up in the container). */
   addIpvlan(spec: IpvlanSpec): Promise<void>
+  /**
+   * Creates several ipvlan links in one go, in order, stopping at the first that fails (so no
+   * later line can touch a link that is not ours). The outcome says how far it got; it rejects only
+   * when a spec is refused before anything runs.
+   */
+  addIpvlans(specs: IpvlanSpec[]): Promise<BatchOutcome>
   /** Creates and immediately deletes an ipvlan link: proves the kernel and the parent accept it. */
   probeIpvlan(spec: IpvlanSpec): Promise<void>
   /** Creates an 802.1Q sub-interface `name` of `master` and brings it up. */
@@ -55,6 +61,19 @@ export interface LinkLayer {
   routeDevices(destination: string): Promise<string[]>
   /** Deletes the routes to `destinations` through `link`; ones already gone are no error. */
   removeRoutes(link: string, destinations: string[]): Promise<void>
+}
+
+/** How far a batch of link creations got. */
+export interface BatchOutcome {
+  /** specs[0 .. made) exist now; the ones after the failed one were not tried. */
+  made: number
+  /** Why specs[made] failed. */
+  error?: LinkError | undefined
+  /**
+   * The run failed as a whole (killed, timed out, never started, or ip said nothing of which line
+   * failed): no spec's fate is known, and `error` is every spec's.
+   */
+  whole?: boolean
 }
 
 export type LinkErrorKind = 'not-found' | 'exists' | 'unsupported' | 'busy' | 'timeout' | 'failed'
