@@ -1,12 +1,13 @@
 import { messageOf } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import type { LinkLayer } from './ports/link-layer.ts'
+import type { BatchOutcome, LinkError, LinkLayer } from './ports/link-layer.ts'
 
 /**
  * Deletes the links of deleted endpoints after DeleteEndpoint has answered. Docker waits on
  * DeleteEndpoint in `docker rm` and `docker stop`, and a link is nobody's once its endpoint record
  * is gone, so its deletion need not hold them up. Links queued while one `ip` runs are deleted
- * together by the next (one process for many). A crash before the deletion leaves a link no record
+ * together by the next (one process for many); a batch stops at a link that fails (one already
+ * gone is no error), and the ones after it go in the next. A crash before the deletion leaves a link no record
  * owns, which start-up reconciliation removes; a network's deletion drains the queue first.
  */
 export class LinkReaper {
@@ -51,25 +52,38 @@ export class LinkReaper {
   }
 
   private async removeAll(names: string[]): Promise<void> {
+    let outcome: BatchOutcome
     try {
-      await this.links.removeAll(names)
+      outcome = await this.links.removeAll(names)
+    } catch (error) {
+      outcome = { made: 0, whole: true, error: error as LinkError }
+    }
+    if (outcome.whole) {
+      // Killed or timed out: which are gone is unknown. One by one, so a link already gone is no
+      // error and every other failure is reported against its own link.
+      for (const name of names) await this.removeOne(name)
       return
-    } catch {
-      // One name failed and the batch stopped there: go through them one by one, so a link
-      // already gone is no error and every other failure is reported against its own link.
     }
-    for (const name of names) {
-      try {
-        await this.links.remove(name)
-      } catch (error) {
-        this.log.warn(
-          'could not delete the link of a deleted endpoint; start-up reconciliation will',
-          {
-            link: name,
-            error: messageOf(error),
-          }
-        )
-      }
+    const failed = names[outcome.made]
+    if (failed === undefined) return
+    // Already gone (a reboot, the operator) is what a deletion wants; anything else is reported.
+    if (outcome.error?.kind !== 'not-found') this.warn(failed, outcome.error)
+    // Not tried: first in line for the next batch.
+    this.queue.unshift(...names.slice(outcome.made + 1))
+  }
+
+  private async removeOne(name: string): Promise<void> {
+    try {
+      await this.links.remove(name)
+    } catch (error) {
+      this.warn(name, error)
     }
+  }
+
+  private warn(link: string, error: unknown): void {
+    this.log.warn('could not delete the link of a deleted endpoint; start-up reconciliation will', {
+      link,
+      error: messageOf(error),
+    })
   }
 }

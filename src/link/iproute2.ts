@@ -1,7 +1,7 @@
 import { IPVLAN_FLAGS, IPVLAN_MODES } from '../driver/model.ts'
 import { isValidIfname } from '../ifname.ts'
 import { classify } from './classify.ts'
-import type { IpvlanSpec, LinkInfo, LinkLayer } from '../driver/ports/link-layer.ts'
+import type { BatchOutcome, IpvlanSpec, LinkInfo, LinkLayer } from '../driver/ports/link-layer.ts'
 import { LinkError } from '../driver/ports/link-layer.ts'
 import type { IpRunner } from './runner.ts'
 
@@ -39,6 +39,43 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
   }
   const batch = (lines: string[][]): Promise<string> =>
     exec(['-batch', '-'], lines.map((line) => line.join(' ')).join('\n') + '\n')
+
+  /**
+   * Runs items of one or more lines each in one `ip -batch -`, without -force: ip stops at the
+   * first failing line and names it ("Command failed -:N"), so no later line can touch a link in
+   * the way. `whole` names the batch in an error that concerns every item.
+   */
+  const batchOutcome = async (
+    items: string[][][],
+    whole: (names: string) => string
+  ): Promise<BatchOutcome> => {
+    if (items.length === 0) return { made: 0 }
+    const text = (lines: string[][]): string => lines.map((line) => line.join(' ')).join('\n')
+    const result = await run([...prefix, '-batch', '-'], items.map(text).join('\n') + '\n')
+    if (result.exitCode === 0 && !result.timedOut) return { made: items.length }
+    const failedLine = /^Command failed -:(\d+)$/m.exec(result.stderr)
+    let index = -1
+    if (failedLine) {
+      // Map ip's line number back to the item that holds it.
+      let line = Number(failedLine[1])
+      index = items.findIndex((item) => (line -= item.length) <= 0)
+    }
+    const item = items[index]
+    if (result.exitCode === undefined || result.timedOut || item === undefined) {
+      // "link add name NAME ..." and "link del dev NAME": the name is the fourth word.
+      const names = items.map((lines) => lines[0]?.[3] ?? '?').join(', ')
+      return {
+        made: 0,
+        whole: true,
+        error: classify(result, `ip -batch: ${whole(names)}`, timeoutMs),
+      }
+    }
+    const said = { ...result, stderr: result.stderr.replace(/^Command failed -:\d+\n?/m, '') }
+    return {
+      made: index,
+      error: classify(said, `ip -batch: ${text(item).replace(/\n/g, '; ')}`, timeoutMs),
+    }
+  }
 
   const ipvlanAdd = (spec: IpvlanSpec): string[] => {
     name(spec.name)
@@ -91,22 +128,8 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
     },
     async addIpvlans(specs) {
       // Validated before anything runs: a bad spec refuses the whole batch, as for one link.
-      const lines = specs.flatMap((spec) => [ipvlanAdd(spec), setAlias(spec)])
-      if (specs.length === 0) return { made: 0 }
-      const input = lines.map((line) => line.join(' ')).join('\n') + '\n'
-      const result = await run([...prefix, '-batch', '-'], input)
-      if (result.exitCode === 0 && !result.timedOut) return { made: specs.length }
-      // Without -force, ip stops at the first failing line and says which: "Command failed -:N".
-      const failedLine = /^Command failed -:(\d+)$/m.exec(result.stderr)
-      const index = failedLine ? Math.floor((Number(failedLine[1]) - 1) / 2) : -1
-      const spec = specs[index]
-      if (result.exitCode === undefined || result.timedOut || spec === undefined) {
-        const command = `ip -batch: ${specs.length} ipvlan links (${specs.map((s) => s.name).join(', ')})`
-        return { made: 0, whole: true, error: classify(result, command, timeoutMs) }
-      }
-      const said = { ...result, stderr: result.stderr.replace(/^Command failed -:\d+\n?/m, '') }
-      const command = `ip -batch: ${[ipvlanAdd(spec), setAlias(spec)].map((l) => l.join(' ')).join('; ')}`
-      return { made: index, error: classify(said, command, timeoutMs) }
+      const lines = specs.map((spec) => [ipvlanAdd(spec), setAlias(spec)])
+      return batchOutcome(lines, (spec) => `${specs.length} ipvlan links (${spec})`)
     },
     async probeIpvlan(spec) {
       // Marked like every link we make: one stranded by a crash before the "del" is swept.
@@ -197,8 +220,10 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
     },
     async removeAll(linkNames) {
       for (const linkName of linkNames) name(linkName)
-      if (linkNames.length === 0) return
-      await batch(linkNames.map((linkName) => ['link', 'del', 'dev', linkName]))
+      return batchOutcome(
+        linkNames.map((linkName) => [['link', 'del', 'dev', linkName]]),
+        (names) => `deleting ${linkNames.length} links (${names})`
+      )
     },
   }
 }

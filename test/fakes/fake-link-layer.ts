@@ -130,15 +130,24 @@ export class FakeLinkLayer implements LinkLayer {
     return this.links.delete(name)
   }
 
-  async removeAll(names: string[]): Promise<void> {
-    await this.enter('removeAll', names)
+  async removeAll(names: string[]): Promise<BatchOutcome> {
+    try {
+      await this.enter('removeAll', names)
+    } catch (error) {
+      return {
+        made: 0,
+        whole: true,
+        error: error instanceof LinkError ? error : asLinkError(error),
+      }
+    }
     // As `ip -batch`: stops at the first name that fails.
-    for (const name of names) {
-      if (!this.links.has(name)) throw notFound(name)
+    for (const [index, name] of names.entries()) {
+      if (!this.links.has(name)) return { made: index, error: notFound(name) }
       for (const [destination, dev] of this.routes)
         if (dev === name) this.routes.delete(destination)
       this.links.delete(name)
     }
+    return { made: names.length }
   }
 
   async addHostLink(spec: HostLinkSpec): Promise<void> {

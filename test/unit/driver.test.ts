@@ -1143,45 +1143,77 @@ describe('IpvlanDriver link faults', () => {
     )
   })
 
-  test('a failed link deletion after deleteEndpoint is retried link by link, and start-up sweeps what is left', async () => {
-    const { driver, links, store } = await setup()
+  test('a batch of link deletions stops at a link that fails: one already gone is no error, the rest go next', async () => {
+    const { driver, links } = await setup()
     await driver.createNetwork(network(NET, { parent: 'eth0' }))
-    for (const [i, endpointId] of [EP, EP2].entries()) {
-      await driver.createEndpoint(endpoint(NET, endpointId, { address: `192.168.10.${30 + i}/24` }))
+    const ids = Array.from({ length: 4 }, (_, i) => id(`stopping batch ${i}`))
+    for (const [i, endpointId] of ids.entries()) {
+      await driver.createEndpoint(endpoint(NET, endpointId, { address: `192.168.10.${40 + i}/24` }))
       await driver.join(NET, endpointId)
     }
-    // EP's link is already gone (the batch stops on it); EP2's cannot be deleted right now.
-    links.links.delete(endpointLinkName(EP))
-    const remove = links.remove.bind(links)
+    const names = ids.map((endpointId) => endpointLinkName(endpointId))
+    // The second is already gone (deleted by hand, or a reboot).
+    links.links.delete(names[1] ?? '')
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
     const removeAll = links.removeAll.bind(links)
-    const tried: string[] = []
-    links.remove = async (name) => {
-      tried.push(name)
-      if (name === endpointLinkName(EP2)) throw failed()
-      return remove(name)
+    let first = true
+    links.removeAll = async (batch) => {
+      if (first) {
+        first = false
+        await held
+      }
+      return removeAll(batch)
     }
-    links.removeAll = async (names) => {
-      if (names.includes(endpointLinkName(EP2))) throw failed()
-      return removeAll(names)
-    }
-    await driver.deleteEndpoint(NET, EP)
-    await driver.deleteEndpoint(NET, EP2)
+    for (const endpointId of ids) await driver.deleteEndpoint(NET, endpointId)
+    release()
     await driver.drainLinkDeletes()
-    assert.deepEqual(driver.endpoints(), [], 'both deletes answered')
-    assert.equal(store.endpoints.size, 0)
-    assert.equal(links.links.has(endpointLinkName(EP2)), true, 'the failed one is still there')
-    links.remove = remove
-    links.removeAll = removeAll
     assert.deepEqual(
-      tried,
-      [endpointLinkName(EP), endpointLinkName(EP2)],
-      'each failed batch retried link by link'
+      callsOf(links, 'removeAll'),
+      [[names[0]], names.slice(1), names.slice(2)],
+      'the batch after the held one stops at the missing link; the two after it go next'
     )
+    assert.deepEqual(
+      callsOf(links, 'remove'),
+      [],
+      'no link-by-link retry for a batch that said where it stopped'
+    )
+    assert.deepEqual(
+      linkNames(links).filter((name) => name.startsWith('ivl')),
+      []
+    )
+  })
+
+  test('a link deletion that fails after deleteEndpoint is logged and left; start-up sweeps it', async () => {
+    const { driver, links, store } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    await driver.createEndpoint(endpoint(NET, EP))
+    await driver.join(NET, EP)
+    const removeAll = links.removeAll.bind(links)
+    links.removeAll = async () => ({ made: 0, error: failed() })
+    await driver.deleteEndpoint(NET, EP)
+    await driver.drainLinkDeletes()
+    assert.deepEqual(driver.endpoints(), [], 'the delete answered')
+    assert.equal(store.endpoints.size, 0)
+    assert.equal(links.links.has(endpointLinkName(EP)), true, 'the failed one is still there')
+    links.removeAll = removeAll
     // The next start finds a link of ours that no record owns, and deletes it.
     const restarted = await IpvlanDriver.open({ links, store, log: silentLogger })
     const report = await restarted.reconcile()
-    assert.deepEqual(report.removed, [endpointLinkName(EP2)])
-    assert.equal(links.links.has(endpointLinkName(EP2)), false)
+    assert.deepEqual(report.removed, [endpointLinkName(EP)])
+    assert.equal(links.links.has(endpointLinkName(EP)), false)
+  })
+
+  test('a batch of link deletions killed as a whole is retried link by link', async () => {
+    const { driver, links } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    await driver.createEndpoint(endpoint(NET, EP))
+    await driver.join(NET, EP)
+    links.failNext('removeAll', timeout())
+    await driver.deleteEndpoint(NET, EP)
+    await driver.drainLinkDeletes()
+    assert.deepEqual(callsOf(links, 'remove'), [endpointLinkName(EP)])
+    assert.equal(links.links.has(endpointLinkName(EP)), false)
   })
 
   test("deleteNetwork waits for its endpoints' queued link deletions before removing the parent", async () => {

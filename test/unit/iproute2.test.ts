@@ -326,17 +326,22 @@ describe('iproute2 link layer commands', () => {
       },
     ])
     await assert.rejects(links.removeAll(['ivl0123456789ab', '-bad']), /interface name/)
-    await links.removeAll([])
+    assert.deepEqual(await links.removeAll([]), { made: 0 })
     assert.equal(runner.calls.length, 1, 'nothing run for a refused or empty list')
   })
 
-  test('removeAll reports a failing batch as a LinkError', async () => {
+  test('removeAll says how far a failing batch got and why the next link failed', async () => {
     const { runner, links } = setup()
-    runner.reply(fail('Cannot find device "ivl0123456789ab"\nCommand failed -:1\n', 1))
-    await assert.rejects(
-      links.removeAll(['ivl0123456789ab']),
-      (error: unknown) => error instanceof LinkError && error.kind === 'not-found'
-    )
+    runner.reply(fail('Cannot find device "ivl0123456789ac"\nCommand failed -:2\n', 1))
+    const outcome = await links.removeAll(['ivl0123456789ab', 'ivl0123456789ac', 'ivl0123456789ad'])
+    assert.equal(outcome.made, 1)
+    assert.equal(outcome.whole, undefined)
+    assert.equal(outcome.error?.kind, 'not-found')
+    assert.equal(outcome.error?.device, 'ivl0123456789ac')
+    runner.reply({ stdout: '', stderr: '', exitCode: undefined, timedOut: true, signal: 'SIGKILL' })
+    const killed = await links.removeAll(['ivl0123456789ab'])
+    assert.equal(killed.whole, true)
+    assert.equal(killed.error?.kind, 'timeout')
   })
 
   test("remove maps 'Cannot find device' to false", async () => {

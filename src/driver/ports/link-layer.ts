@@ -51,8 +51,11 @@ export interface LinkLayer {
   setUp(name: string): Promise<void>
   /** Deletes a link; resolves false when it did not exist. */
   remove(name: string): Promise<boolean>
-  /** Deletes links in one go; throws at the first that fails (the ones before it are gone). */
-  removeAll(names: string[]): Promise<void>
+  /**
+   * Deletes links in one go, in order, stopping at the first that fails: the outcome says how far
+   * it got (`made`: how many are gone). Rejects only when a name is refused before anything runs.
+   */
+  removeAll(names: string[]): Promise<BatchOutcome>
   /** Creates the host's ipvlan link on a network, gives it its addresses and brings it up. */
   addHostLink(spec: HostLinkSpec): Promise<void>
   /** Adds a route to each destination ("ip/32", "ip/128") through `link`; 'exists' if one is there. */
@@ -63,7 +66,7 @@ export interface LinkLayer {
   removeRoutes(link: string, destinations: string[]): Promise<void>
 }
 
-/** How far a batch of link creations got. */
+/** How far a batch of link creations (or deletions) got. */
 export interface BatchOutcome {
   /** specs[0 .. made) exist now; the ones after the failed one were not tried. */
   made: number
