@@ -30,6 +30,7 @@ export class FakeLinkLayer implements LinkLayer {
   /** Kernel features; false makes creation fail like a kernel without the driver. */
   readonly supports = { ipvlan: true, vlan: true, dummy: true }
   /** Next call of `method` throws this error (once), or hangs forever when 'hang'. */
+  private removeAllGate: { held: Promise<void>; once: boolean } | undefined
   private readonly faults = new Map<Method, { fault: LinkError | Error | 'hang'; times: number }>()
 
   constructor(existing: string[] = ['eth0']) {
@@ -130,7 +131,21 @@ export class FakeLinkLayer implements LinkLayer {
     return this.links.delete(name)
   }
 
+  /**
+   * removeAll calls wait until the returned function is called: every call, or only the next one
+   * with `once` (a deletion held in the kernel while more are queued behind it).
+   */
+  holdRemoveAll(once = false): () => void {
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    this.removeAllGate = { held, once }
+    return release
+  }
+
   async removeAll(names: string[]): Promise<BatchOutcome> {
+    const gate = this.removeAllGate
+    if (gate?.once) this.removeAllGate = undefined
+    if (gate) await gate.held
     try {
       await this.enter('removeAll', names)
     } catch (error) {

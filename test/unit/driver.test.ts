@@ -1088,13 +1088,7 @@ describe('IpvlanDriver link faults', () => {
     await driver.createEndpoint(endpoint(NET, EP))
     await driver.join(NET, EP)
     // The kernel answers only when released: DeleteEndpoint must not wait for it.
-    let release = (): void => {}
-    const held = new Promise<void>((resolve) => (release = resolve))
-    const removeAll = links.removeAll.bind(links)
-    links.removeAll = async (names) => {
-      await held
-      return removeAll(names)
-    }
+    const release = links.holdRemoveAll()
     await driver.deleteEndpoint(NET, EP)
     assert.deepEqual(driver.endpoints(), [])
     assert.equal(store.endpoints.size, 0, 'the record is gone before the link')
@@ -1114,17 +1108,7 @@ describe('IpvlanDriver link faults', () => {
       await driver.createEndpoint(endpoint(NET, endpointId, { address: `192.168.10.${20 + i}/24` }))
       await driver.join(NET, endpointId)
     }
-    let release = (): void => {}
-    const held = new Promise<void>((resolve) => (release = resolve))
-    const removeAll = links.removeAll.bind(links)
-    let first = true
-    links.removeAll = async (names) => {
-      if (first) {
-        first = false
-        await held
-      }
-      return removeAll(names)
-    }
+    const release = links.holdRemoveAll(true)
     for (const endpointId of ids) await driver.deleteEndpoint(NET, endpointId)
     release()
     await driver.drainLinkDeletes()
@@ -1154,17 +1138,7 @@ describe('IpvlanDriver link faults', () => {
     const names = ids.map((endpointId) => endpointLinkName(endpointId))
     // The second is already gone (deleted by hand, or a reboot).
     links.links.delete(names[1] ?? '')
-    let release = (): void => {}
-    const held = new Promise<void>((resolve) => (release = resolve))
-    const removeAll = links.removeAll.bind(links)
-    let first = true
-    links.removeAll = async (batch) => {
-      if (first) {
-        first = false
-        await held
-      }
-      return removeAll(batch)
-    }
+    const release = links.holdRemoveAll(true)
     for (const endpointId of ids) await driver.deleteEndpoint(NET, endpointId)
     release()
     await driver.drainLinkDeletes()
@@ -1221,13 +1195,7 @@ describe('IpvlanDriver link faults', () => {
     await driver.createNetwork(network(NET, { parent: 'eth1.40' }))
     await driver.createEndpoint(endpoint(NET, EP))
     await driver.join(NET, EP)
-    let release = (): void => {}
-    const held = new Promise<void>((resolve) => (release = resolve))
-    const removeAll = links.removeAll.bind(links)
-    links.removeAll = async (names) => {
-      await held
-      return removeAll(names)
-    }
+    const release = links.holdRemoveAll()
     await driver.deleteEndpoint(NET, EP)
     let deleted = false
     const deleting = driver.deleteNetwork(NET).then(() => (deleted = true))

@@ -381,13 +381,7 @@ describe('HTTP routes', () => {
     await ok('/NetworkDriver.Join', joinBody)
     const link = endpointLinkName(EP)
     assert.equal(links.links.has(link), true)
-    let release = (): void => {}
-    const held = new Promise<void>((resolve) => (release = resolve))
-    const removeAll = links.removeAll.bind(links)
-    links.removeAll = async (names) => {
-      await held
-      return removeAll(names)
-    }
+    const release = links.holdRemoveAll()
     await ok('/NetworkDriver.DeleteEndpoint', { NetworkID: NET, EndpointID: EP })
     let drained = false
     const draining = ok('/IpvlanLan.DrainLinkDeletes').then(() => (drained = true))
