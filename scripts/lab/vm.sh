@@ -2,11 +2,13 @@
 # The lab VM: Debian's kernel under QEMU (TCG) with the host's / as its root, a Docker
 # engine inside, and a guest agent that runs commands for the host.
 #
-#   vm.sh start  [--name NAME] [--disk PATH]   boot (building if needed), wait until ready
+#   vm.sh start  [--name NAME] [--disk PATH] [--engine 20.10|28]
+#                boot (building if needed), wait until ready; --engine 28 boots with Docker 28
+#                (scripts/lab/engine.sh fetches it first) instead of Debian 12's 20.10
 #   vm.sh exec   [--name NAME] [-e K=V]... [--timeout SEC] [--stdin] [--] CMD [ARG...]
 #                one argument is a shell string (sh -c); several are an argv
 #   vm.sh stop   [--name NAME]                 sync + power off (kill after LAB_STOP_TIMEOUT)
-#   vm.sh reboot [--name NAME]                 stop, then start with the same --disk
+#   vm.sh reboot [--name NAME]                 stop, then start with the same --disk and --engine
 #   vm.sh status [--name NAME]
 #
 # Env: LAB_NAME (default VM name, else "default"), LAB_MEM (MiB, 4096), LAB_SMP (2),
@@ -82,21 +84,27 @@ boot_failed() {
 }
 
 cmd_start() {
-  local disk=''
+  local disk='' engine=''
   while (($#)); do
     case "$1" in
       --name) set_name "${2:?--name needs a value}"; shift 2 ;;
       --disk) disk="${2:?--disk needs a value}"; shift 2 ;;
+      --engine) engine="${2:?--engine needs a value}"; shift 2 ;;
       *) usage ;;
     esac
   done
+  case "$engine" in
+    '' | 20.10 | 28) ;;
+    *) die "unknown engine '$engine' (20.10 or 28)" ;;
+  esac
+  [[ "$engine" == 20.10 ]] && engine=''
   if [[ -n "$disk" ]]; then
     mkdir -p "$(dirname "$disk")"
     disk="$(cd "$(dirname "$disk")" && pwd -P)/$(basename "$disk")"
   fi
 
   if qemu_pid >/dev/null; then
-    if [[ -f "$IO/ready" && "$(cat "$SD/disk" 2>/dev/null)" == "$disk" ]]; then
+    if [[ -f "$IO/ready" && "$(cat "$SD/disk" 2>/dev/null)" == "$disk" && "$(cat "$SD/engine" 2>/dev/null)" == "$engine" ]]; then
       log "VM '$NAME' is already running"
       return 0
     fi
@@ -105,6 +113,7 @@ cmd_start() {
 
   "$LAB_DIR/build.sh"
   lab_load_kernel || die "build did not produce a kernel (see $CACHE_DIR/kernel.env)"
+  [[ -z "$engine" ]] || "$LAB_DIR/engine.sh" fetch "$engine"
 
   local qemu_disk=() disk_flag=0
   if [[ -n "$disk" ]]; then
@@ -118,6 +127,7 @@ cmd_start() {
   rm -rf "$IO" "$SD/qemu.pid" "$SD/console.log" "$SD/qemu.log" "$SD/dockerd.log"
   mkdir -p "$IO/queue" "$IO/jobs" "$IO/kill"
   printf '%s\n' "$disk" >"$SD/disk"
+  printf '%s\n' "$engine" >"$SD/engine"
 
   local t0
   # shellcheck disable=SC2034 # read by the EXIT trap
@@ -132,7 +142,7 @@ cmd_start() {
     -nodefaults -no-user-config -no-reboot \
     -display none -monitor none -serial "file:$SD/console.log" \
     -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS" \
-    -append "console=ttyS0 panic=-1 loglevel=4 lab.repo=$REPO_ROOT lab.name=$NAME lab.disk=$disk_flag" \
+    -append "console=ttyS0 panic=-1 loglevel=4 lab.repo=$REPO_ROOT lab.name=$NAME lab.disk=$disk_flag${engine:+ lab.engine=$engine}" \
     -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
     -virtfs "local,path=$MODULES_ROOT,mount_tag=modules,security_model=none,readonly=on" \
     -virtfs "local,path=$REPO_ROOT,mount_tag=repo,security_model=none,multidevs=remap" \
@@ -270,10 +280,11 @@ cmd_reboot() {
       *) usage ;;
     esac
   done
-  local disk
+  local disk engine
   disk=$(cat "$SD/disk" 2>/dev/null || true)
+  engine=$(cat "$SD/engine" 2>/dev/null || true)
   cmd_stop --name "$NAME"
-  cmd_start --name "$NAME" ${disk:+--disk "$disk"}
+  cmd_start --name "$NAME" ${disk:+--disk "$disk"} ${engine:+--engine "$engine"}
 }
 
 cmd_status() {

@@ -1,6 +1,8 @@
 import { execa } from 'execa'
 import { spawn } from 'node:child_process'
 import { appendFileSync, existsSync, openSync, readFileSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 /** Helpers for the lab tier: a real dockerd and kernel (inside the lab VM, or any Docker host). */
 
@@ -213,6 +215,27 @@ export function startDockerd(): void {
     `\n--- dockerd restarted by the lab tests ${new Date().toISOString()}\n`
   )
   const log = openSync(DOCKERD_LOG, 'a')
-  const child = spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] })
+  // Another engine than the host's 20.10 (LAB_ENGINE=28) needs its own PATH and data/exec roots:
+  // the lab's dockerd.sh starts the engine it last started (see scripts/lab/README.md).
+  const child =
+    labEngine() === '20.10'
+      ? spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] })
+      : spawn('sh', [DOCKERD_SH, 'start'], { detached: true, stdio: ['ignore', log, log] })
   child.unref()
+}
+
+const DOCKERD_SH = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'scripts/lab/guest/dockerd.sh'
+)
+
+/** The engine the lab's dockerd.sh last started in this boot; 20.10 (the host's) when none. */
+export function labEngine(): string {
+  try {
+    return readFileSync('/run/lab/engine', 'utf8').trim() || '20.10'
+  } catch {
+    return '20.10'
+  }
 }

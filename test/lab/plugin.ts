@@ -96,7 +96,9 @@ export async function ensureInstalled(): Promise<void> {
 /** Where the installed plugin keeps its state on the host (its propagated mount). */
 export async function pluginStateDir(name = REGISTRY_PLUGIN): Promise<string> {
   const id = await dockerOk('plugin', 'inspect', '-f', '{{.Id}}', name)
-  return `/var/lib/docker/plugins/${id}/propagated-mount`
+  // /var/lib/docker on 20.10; each other lab engine has its own data root (/var/lib/docker-28).
+  const root = await dockerOk('info', '--format', '{{.DockerRootDir}}')
+  return `${root}/plugins/${id}/propagated-mount`
 }
 
 export async function pluginEnabled(name: string): Promise<boolean> {
