@@ -48,6 +48,12 @@ export interface ParityScenarioResult {
   expectedFailureBelow?: number
   expectedFailureReason?: string
   /**
+   * Declared in test/lab/scenarios.ts as out of reach of any remote driver on this engine (Docker
+   * decides it, not the driver): from this major version on, and why.
+   */
+  remoteDriverLimitFrom?: number
+  remoteDriverLimitReason?: string
+  /**
    * The scenario's code when it ran (test/lab/parity-control.ts): a recorded built-in column is
    * only reused while every scenario still has the same fingerprint. Absent in older records.
    */

@@ -152,6 +152,11 @@ export function parityRun(results: ParityResults, file: string, link: Link): str
         ? on
         : `on Docker < ${s.expectedFailureBelow}`
       : undefined
+  const limited = all.filter((s) => s.remoteDriverLimitFrom !== undefined)
+  const pluginCell = (s: ParityScenarioResult): string =>
+    s.remoteDriverLimitFrom !== undefined && !s.plugin.ok
+      ? "FAIL (Docker's remote-driver limit)"
+      : outcome(s.plugin, expectedOn(s))
   const failures = all.flatMap((s) => [
     ...(s.builtin.ok ? [] : [`- built-in, ${s.name}: ${shortError(s.builtin.error)}`]),
     ...(s.plugin.ok
@@ -160,7 +165,9 @@ export function parityRun(results: ParityResults, file: string, link: Link): str
           `- plugin, ${s.name}: ${shortError(s.plugin.error)}` +
             (s.expectedFailure
               ? ` (expected ${expectedOn(s) ?? ''}: ${cell(s.expectedFailureReason)})`
-              : ''),
+              : s.remoteDriverLimitFrom !== undefined
+                ? ` (Docker's remote-driver limit: ${cell(s.remoteDriverLimitReason)})`
+                : ''),
         ]),
   ])
   return [
@@ -177,13 +184,16 @@ export function parityRun(results: ParityResults, file: string, link: Link): str
     `The plugin passed ${passed('plugin')} of ${total} scenarios, the built-in driver ${passed('builtin')}; ` +
       `expected failures ${on}, declared in \`test/lab/scenarios.ts\`: ${expected.length}` +
       (expected.length ? ` (${expected.map((s) => s.name).join('; ')})` : '') +
-      '.',
+      '.' +
+      (limited.length
+        ? ` Out of any plugin's reach ${on}, because Docker's remote-driver proxy decides it: ${limited.map((s) => s.name).join('; ')}.`
+        : ''),
     '',
     '| scenario | origin | built-in ipvlan | ipvlan-lan plugin |',
     '| --- | --- | --- | --- |',
     ...all.map(
       (s) =>
-        `| ${cell(s.name)} | ${s.origin} | ${outcome(s.builtin, expectedOn(s))} | ${outcome(s.plugin, expectedOn(s))} |`
+        `| ${cell(s.name)} | ${s.origin} | ${outcome(s.builtin, expectedOn(s))} | ${pluginCell(s)} |`
     ),
     ...(failures.length ? ['', 'Failures (first line of each error):', '', ...failures] : []),
   ].join('\n')

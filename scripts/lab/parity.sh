@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The parity run behind README's parity table, in one command (root):
 #
-#   scripts/lab/parity.sh
+#   scripts/lab/parity.sh                    # Docker 20.10 (Debian 12's docker.io)
+#   PARITY_ENGINE=28 scripts/lab/parity.sh   # Docker 28.5 (scripts/lab/engine.sh fetches it)
 #
 # Builds dist/ and the bundle (`make plugin`), boots the lab VM PARITY_VM (default "parity") on a
 # fresh disk under .cache/lab/, runs test/lab/parity.test.ts in it with PARITY_CONTROL=run (every
@@ -14,7 +15,7 @@
 # not rerun the built-in driver): rerun this whenever the scenario list, a scenario's code or the
 # engine changes, or CI fails the parity tests as stale.
 #
-# Env: PARITY_VM (parity); LAB_SCENARIOS=<regex> runs a subset (written to
+# Env: PARITY_ENGINE (20.10 or 28; default 20.10); PARITY_VM (parity); LAB_SCENARIOS=<regex> runs a subset (written to
 #      results/parity-docker-<engine>-subset.json, gitignored, not rendered into the README);
 #      PARITY_RESULTS=FILE writes the raw results elsewhere.
 # Exit code: the suite's (1 if a required scenario failed), or 1 if the VM did not boot or the
@@ -23,6 +24,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 REPO=$(pwd -P)
 VM_NAME=${PARITY_VM:-parity}
+ENGINE=${PARITY_ENGINE:-20.10}
 VM=(scripts/lab/vm.sh)
 DISK="$REPO/.cache/lab/$VM_NAME-disk.img"
 SECONDS=0
@@ -39,10 +41,10 @@ stop_vm() {
   "${VM[@]}" stop --name "$VM_NAME" >&2 || true
   rm -f "$DISK"
 }
-say "booting VM '$VM_NAME' on a fresh disk"
+say "booting VM '$VM_NAME' on a fresh disk, Docker $ENGINE"
 stop_vm
 trap stop_vm EXIT
-"${VM[@]}" start --name "$VM_NAME" --disk "$DISK" >&2 || { say "the lab VM did not boot"; exit 1; }
+"${VM[@]}" start --name "$VM_NAME" --disk "$DISK" --engine "$ENGINE" >&2 || { say "the lab VM did not boot"; exit 1; }
 
 ENVS=(-e "PARITY_COMMAND=scripts/lab/parity.sh" -e "PARITY_CONTROL=run")
 [[ -z "${LAB_SCENARIOS:-}" ]] || ENVS+=(-e "LAB_SCENARIOS=$LAB_SCENARIOS")

@@ -26,11 +26,18 @@ export function controlMode(value: string | undefined): ControlMode {
  * fingerprint). Helpers that `run` calls are not covered: changing one means rerunning
  * scripts/lab/parity.sh by hand.
  */
-export function fingerprint(scenario: Pick<Scenario, 'name' | 'expectedFailure' | 'run'>): string {
+export function fingerprint(
+  scenario: Pick<Scenario, 'name' | 'expectedFailure' | 'remoteDriverLimit' | 'run'>
+): string {
   const expected = scenario.expectedFailure
   const declaration = expected ? [expected.engineBelow, expected.reason] : null
+  const limit = scenario.remoteDriverLimit
+  // Appended only when declared, so the fingerprints of scenarios without one stay as recorded.
+  const limitDeclaration = limit ? [[limit.engineFrom, limit.reason]] : []
   return createHash('sha256')
-    .update(JSON.stringify([scenario.name, declaration, scenario.run.toString()]))
+    .update(
+      JSON.stringify([scenario.name, declaration, scenario.run.toString(), ...limitDeclaration])
+    )
     .digest('hex')
     .slice(0, 16)
 }

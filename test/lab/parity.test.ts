@@ -12,7 +12,7 @@ import {
   staleControlMessage,
 } from './parity-control.ts'
 import { ensureInstalled, REGISTRY_PLUGIN } from './plugin.ts'
-import { expectedFailureOn, SCENARIOS, ScenarioContext } from './scenarios.ts'
+import { expectedFailureOn, remoteDriverLimitOn, SCENARIOS, ScenarioContext } from './scenarios.ts'
 import type { Scenario } from './scenarios.ts'
 
 /**
@@ -137,6 +137,15 @@ for (const scenario of SELECTED) {
       )
       return
     }
+    const limit = remoteDriverLimitOn(scenario, engineMajor)
+    if (limit) {
+      t.diagnostic(
+        outcome.ok
+          ? `declared a remote-driver limit on Docker ${engine} (>= ${limit.engineFrom}) but PASSED: update test/lab/scenarios.ts and the README`
+          : `remote-driver limit on Docker ${engine}: ${limit.reason}; error: ${outcome.error ?? ''}`
+      )
+      return
+    }
     assert.ok(outcome.ok, outcome.error)
   })
 }
@@ -198,6 +207,7 @@ after(() => {
     declared: SCENARIOS.length,
     scenarios: SELECTED.map((s) => {
       const expected = expectedFailureOn(s, engineMajor)
+      const limit = remoteDriverLimitOn(s, engineMajor)
       return {
         name: s.name,
         origin: s.origin,
@@ -206,6 +216,9 @@ after(() => {
         expectedFailure: expected !== undefined,
         ...(expected
           ? { expectedFailureBelow: expected.engineBelow, expectedFailureReason: expected.reason }
+          : {}),
+        ...(limit
+          ? { remoteDriverLimitFrom: limit.engineFrom, remoteDriverLimitReason: limit.reason }
           : {}),
         fingerprint: fingerprint(s),
       }

@@ -28,7 +28,18 @@ export interface Scenario {
    * engines on which the scenario cannot pass with any driver, and why.
    */
   expectedFailure?: ExpectedFailure
+  /**
+   * What Docker does not let any remote (plugin) driver do, whatever the driver answers: the
+   * plugin is expected to fail the scenario from `engineFrom` on, where the built-in passes it.
+   * The reason names the Docker code that decides it.
+   */
+  remoteDriverLimit?: RemoteDriverLimit
   run(ctx: ScenarioContext): Promise<void>
+}
+
+export interface RemoteDriverLimit {
+  engineFrom: number
+  reason: string
 }
 
 /** A scenario that fails on engines older than `engineBelow` (major version), for both drivers. */
@@ -44,6 +55,15 @@ export function expectedFailureOn(
 ): ExpectedFailure | undefined {
   const expected = scenario.expectedFailure
   return expected && engineMajor < expected.engineBelow ? expected : undefined
+}
+
+/** The remote-driver limit of `scenario` on an engine of major version `engineMajor`, if any. */
+export function remoteDriverLimitOn(
+  scenario: Scenario,
+  engineMajor: number
+): RemoteDriverLimit | undefined {
+  const limit = scenario.remoteDriverLimit
+  return limit && engineMajor >= limit.engineFrom ? limit : undefined
 }
 
 export class ScenarioContext {
@@ -552,6 +572,178 @@ export const SCENARIOS: Scenario[] = [
       assert.equal(running.stdout, 'true', 'the restart=always container is running again')
       const b = await ctx.container('always-peer', net)
       await assertPing(b, '172.28.186.10')
+    },
+  },
+  {
+    name: 'IPv6-only network (--ipv4=false --ipv6): no IPv4 address, IPv6 reaches the peer',
+    origin: 'newer',
+    expectedFailure: {
+      engineBelow: 28,
+      reason:
+        'Docker < 28 has no --ipv4=false (API < 1.47 ignores EnableIPv4): every network gets an IPv4 pool, so eth0 has an IPv4 address whatever the driver',
+    },
+    async run(ctx) {
+      const net = await ctx.network('v6only', [
+        '-o',
+        'ipvlan_mode=l3',
+        '--ipv4=false',
+        '--ipv6',
+        '--subnet',
+        '2001:db8:ab60::/64',
+      ])
+      const { a, b } = await pair(ctx, net)
+      for (const c of [a, b]) {
+        const v4 = await exec(c, 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0')
+        assert.equal(v4.code, 0, v4.output)
+        assert.equal(v4.stdout, '', `no IPv4 address on ${c}'s eth0`)
+      }
+      const address = await addressOf(a, net, true)
+      assert.match(address, /^2001:db8:ab60::/, `an address of the IPv6 subnet: ${address}`)
+      await assertPing(b, address)
+    },
+  },
+  {
+    name: 'IPv4-only network: eth0 has IPv6 disabled (disable_ipv6=1), dual stack has it on',
+    origin: 'newer',
+    async run(ctx) {
+      const v4 = await ctx.network('v4only', ['-o', 'ipvlan_mode=l3', '--subnet', '10.42.42.0/24'])
+      const dual = await ctx.network('v4v6', [
+        '-o',
+        'ipvlan_mode=l3',
+        ...dualStack([
+          ['10.42.43.0/24', ''],
+          ['2001:db8:ab61::/64', ''],
+        ]),
+      ])
+      const sysctl = async (c: string): Promise<string> => {
+        const r = await exec(c, 'sysctl', '-n', 'net.ipv6.conf.eth0.disable_ipv6')
+        assert.equal(r.code, 0, r.output)
+        return r.stdout.trim()
+      }
+      const c4 = await ctx.container('v4only', v4)
+      const c6 = await ctx.container('v4v6', dual)
+      assert.equal(await sysctl(c4), '1', 'IPv6 disabled on an IPv4-only endpoint')
+      assert.equal(await sysctl(c6), '0', 'IPv6 enabled on a dual-stack endpoint')
+      const inet6 = await exec(c4, 'ip', '-o', '-6', 'addr', 'show', 'dev', 'eth0')
+      assert.equal(inet6.stdout, '', `no IPv6 address (not even link-local) on ${c4}'s eth0`)
+    },
+  },
+  {
+    name: '/30 l3 network: no gateway taken, both usable addresses go to containers',
+    origin: 'newer',
+    expectedFailure: {
+      engineBelow: 28,
+      reason:
+        'Docker < 28 reserves a gateway in every IPv4 subnet whatever the driver: a /30 has room for one container (Docker >= 28 asks the driver first, GwAllocChecker, and the plugin declines the gateway on l3)',
+    },
+    async run(ctx) {
+      const master = await ctx.master(18)
+      const net = await ctx.network('p2p30', [
+        '-o',
+        `parent=${master}`,
+        '-o',
+        'ipvlan_mode=l3',
+        '--subnet',
+        '192.168.136.0/30',
+      ])
+      const { a, b } = await pair(ctx, net)
+      const addresses = [await addressOf(a, net), await addressOf(b, net)].sort()
+      assert.deepEqual(addresses, ['192.168.136.1', '192.168.136.2'])
+      await assertPing(b, await addressOf(a, net))
+    },
+  },
+  {
+    name: '/31 point-to-point l3s network, and /31 without parent (internal l2)',
+    origin: 'newer',
+    expectedFailure: {
+      engineBelow: 28,
+      reason:
+        "Docker < 28's IPAM finds no address for the gateway it reserves in a /31 whatever the driver: network create fails with 'failed to allocate gateway'",
+    },
+    async run(ctx) {
+      const master = await ctx.master(19)
+      const l3s = await ctx.network('p2ps', [
+        '-o',
+        `parent=${master}`,
+        '-o',
+        'ipvlan_mode=l3s',
+        '--subnet',
+        '192.168.137.0/31',
+      ])
+      const internal = await ctx.network('p2pi', ['--subnet', '192.168.138.0/31'])
+      for (const net of [l3s, internal]) {
+        const { a, b } = await pair(ctx, net)
+        await assertPing(b, await addressOf(a, net))
+      }
+    },
+  },
+  {
+    name: '--ip-range and --aux-address honoured',
+    origin: 'newer',
+    async run(ctx) {
+      const master = await ctx.master(20)
+      const net = await ctx.network('range', [
+        '-o',
+        `parent=${master}`,
+        '--subnet',
+        '172.28.187.0/24',
+        '--ip-range',
+        '172.28.187.128/29',
+        '--aux-address',
+        'reserved=172.28.187.129',
+      ])
+      const names = [await ctx.container('range1', net), await ctx.container('range2', net)]
+      names.push(await ctx.container('range3', net))
+      const last = (a: string): number => Number(a.split('.')[3])
+      const addresses = await Promise.all(names.map((name) => addressOf(name, net)))
+      assert.equal(new Set(addresses).size, 3, `distinct: ${addresses.join(' ')}`)
+      for (const address of addresses) {
+        assert.match(address, /^172\.28\.187\./, address)
+        assert.ok(last(address) >= 128 && last(address) <= 135, `${address} in --ip-range`)
+        assert.notEqual(address, '172.28.187.129', 'the --aux-address is never handed out')
+      }
+      await assertPing(names[0] ?? '', addresses[2] ?? '')
+    },
+  },
+  {
+    name: 'custom interface name in the container (endpoint driver-opt ifname)',
+    origin: 'newer',
+    expectedFailure: {
+      engineBelow: 28,
+      reason:
+        'Docker < 28 has no com.docker.network.endpoint.ifname: the interface is eth0 whatever the driver',
+    },
+    remoteDriverLimit: {
+      engineFrom: 28,
+      reason:
+        'Docker\'s remote-driver proxy drops the name: its Join calls SetNames(SrcName, DstPrefix, "") (daemon/libnetwork/drivers/remote/driver.go, v28.5.2 and master), so a plugin can set only the prefix (eth) and Docker numbers it',
+    },
+    async run(ctx) {
+      const master = await ctx.master(21)
+      const net = await ctx.network('ifname', [
+        '-o',
+        `parent=${master}.71`,
+        '--subnet',
+        '172.28.188.0/24',
+      ])
+      const name = ctx.name('ifname')
+      ctx.containers.push(name)
+      await docker('rm', '-f', name)
+      await dockerOk(
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--network',
+        `name=${net},driver-opt=com.docker.network.endpoint.ifname=foobar`,
+        'busybox:lab',
+        'sleep',
+        '3600'
+      )
+      const link = await exec(name, 'ip', '-o', 'link', 'show', 'foobar')
+      assert.equal(link.code, 0, `no interface foobar in the container: ${link.output}`)
+      const peer = await ctx.container('ifname-peer', net)
+      await assertPing(peer, await addressOf(name, net))
     },
   },
 ]
