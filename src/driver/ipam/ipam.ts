@@ -114,10 +114,10 @@ export class Ipam {
     const holder: Holder = { host: this.host, poolId: request.poolId }
     if (request.options.size > 0) holder.options = Object.fromEntries(request.options)
     const gateway = request.options.get(REQUEST_ADDRESS_TYPE) === GATEWAY_REQUEST
-    const address = await this.transact(spec, (table) => {
+    const address = await this.transact(spec, (table, attempt) => {
       if (gateway) return this.gateway(table, spec, wanted, holder)
       if (wanted) return this.reserve(table, spec, wanted, holder)
-      return this.pick(table, spec, request.poolId, holder)
+      return this.pick(table, spec, request.poolId, holder, attempt)
     })
     return `${address}/${spec.pool.bits}`
   }
@@ -178,12 +178,17 @@ export class Ipam {
     return { change: { address, expect: 0, next }, result: address }
   }
 
-  /** The lowest free address of the ip-range (or the pool). */
+  /**
+   * The lowest free address of the ip-range (or the pool). On the n-th attempt the n-th lowest:
+   * the host that just won the lowest one tends to go for the next lowest again at once, and two
+   * hosts in step would otherwise collide on every attempt.
+   */
   private pick(
     table: SubnetAllocations,
     spec: PoolSpec,
     poolId: string,
-    holder: Holder
+    holder: Holder,
+    attempt: number
   ): Decision<string> {
     const held = new Set<bigint>()
     for (const allocation of table.allocations) {
@@ -191,7 +196,7 @@ export class Ipam {
       if (ip?.family === spec.pool.family) held.add(ip.value)
     }
     const range = spec.subPool ?? spec.pool
-    const value = firstFree(range, spec.pool, held)
+    const value = firstFree(range, spec.pool, held, attempt - 1)
     if (value === undefined) {
       const where = spec.subPool
         ? `ip-range ${formatPrefix(range)} of pool ${formatPrefix(spec.pool)}`
@@ -213,13 +218,13 @@ export class Ipam {
    */
   private transact<T>(
     spec: PoolSpec,
-    decide: (table: SubnetAllocations) => Decision<T>
+    decide: (table: SubnetAllocations, attempt: number) => Decision<T>
   ): Promise<T> {
     const key: SubnetKey = { addressSpace: spec.addressSpace, subnet: formatPrefix(spec.pool) }
     return this.lock.run(`${key.addressSpace} ${key.subnet}`, async () => {
       for (let attempt = 1; ; attempt++) {
         const table = await this.store.read(key)
-        const { change, result } = decide(table)
+        const { change, result } = decide(table, attempt)
         if (!change || (await this.store.commit(key, change))) return result
         if (attempt >= this.maxAttempts)
           throw new DriverError(

@@ -16,19 +16,25 @@ export function firstUsable(pool: Prefix): bigint {
 }
 
 /**
- * The lowest address of `range` that is neither reserved in `pool` nor held. Each step passes a
- * held or reserved address, so the walk is bounded by the number of allocations, never by the
- * size of the range: an IPv6 /64 costs what a /24 costs.
+ * The lowest address of `range` that is neither reserved in `pool` nor held, or with `skip`, the
+ * (skip + 1)-th lowest (the highest free one when there are fewer). Each step passes a held,
+ * reserved or skipped address, so the walk is bounded by the number of allocations plus `skip`,
+ * never by the size of the range: an IPv6 /64 costs what a /24 costs.
  */
 export function firstFree(
   range: Prefix,
   pool: Prefix,
-  held: ReadonlySet<bigint>
+  held: ReadonlySet<bigint>,
+  skip = 0
 ): bigint | undefined {
-  const skip = new Set([...held, ...reservedOf(pool)])
+  const excluded = new Set([...held, ...reservedOf(pool)])
   const last = lastOf(range)
+  let found: bigint | undefined
+  let left = skip
   for (let candidate = range.network; candidate <= last; candidate++) {
-    if (!skip.has(candidate)) return candidate
+    if (excluded.has(candidate)) continue
+    found = candidate
+    if (left-- === 0) break
   }
-  return undefined
+  return found
 }
