@@ -1,0 +1,72 @@
+import type { Allocation } from '../../src/driver/ipam/model.ts'
+import type {
+  AllocationChange,
+  IpamStore,
+  StoredAllocation,
+  SubnetAllocations,
+  SubnetKey,
+} from '../../src/driver/ports/ipam-store.ts'
+
+interface Table {
+  revision: number
+  entries: Map<string, StoredAllocation>
+}
+
+const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/**
+ * An IpamStore in memory, shared by several Ipam instances to play several hosts on one cluster
+ * store. Reads and commits yield a turn, as I/O would, so concurrent requests interleave.
+ */
+export class MemoryIpamStore implements IpamStore {
+  private readonly tables = new Map<string, Table>()
+  commits = 0
+  conflicts = 0
+  /** Runs before each commit is judged: a test plays another host that got there first. */
+  beforeCommit: ((key: SubnetKey, change: AllocationChange) => void) | undefined
+
+  async read(key: SubnetKey): Promise<SubnetAllocations> {
+    await yieldTurn()
+    const table = this.table(key)
+    return { revision: table.revision, allocations: structuredClone([...table.entries.values()]) }
+  }
+
+  async commit(key: SubnetKey, change: AllocationChange): Promise<boolean> {
+    await yieldTurn()
+    this.commits++
+    this.beforeCommit?.(key, change)
+    const table = this.table(key)
+    if ((table.entries.get(change.address)?.revision ?? 0) !== change.expect) {
+      this.conflicts++
+      return false
+    }
+    this.apply(table, change.address, change.next)
+    return true
+  }
+
+  /** Writes without any check, as another host's commit would. */
+  put(key: SubnetKey, allocation: Allocation): void {
+    this.apply(this.table(key), allocation.address, allocation)
+  }
+
+  entries(key: SubnetKey): StoredAllocation[] {
+    return structuredClone([...this.table(key).entries.values()])
+  }
+
+  entry(key: SubnetKey, address: string): StoredAllocation | undefined {
+    return this.entries(key).find((entry) => entry.address === address)
+  }
+
+  private apply(table: Table, address: string, next: Allocation | undefined): void {
+    table.revision++
+    if (next) table.entries.set(address, { ...structuredClone(next), revision: table.revision })
+    else table.entries.delete(address)
+  }
+
+  private table(key: SubnetKey): Table {
+    const name = `${key.addressSpace} ${key.subnet}`
+    let table = this.tables.get(name)
+    if (!table) this.tables.set(name, (table = { revision: 0, entries: new Map() }))
+    return table
+  }
+}
