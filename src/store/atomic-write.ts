@@ -7,7 +7,8 @@ let sequence = 0
 /**
  * Replaces `dir/name` so that a crash leaves the old or the new content, never a torn file: a
  * temporary file is written and fsynced, renamed over the old one, then the directory is fsynced
- * (one fsync shared by concurrent writers, dir-sync.ts). The steps json-file-store.ts takes.
+ * (one fsync shared by concurrent writers, dir-sync.ts). Used by json-file-store.ts and
+ * ipam-local-store.ts.
  */
 export async function writeFileAtomic(
   dir: string,

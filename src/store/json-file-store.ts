@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as v from 'valibot'
 import type { EndpointRecord, NetworkRecord } from '../driver/model.ts'
 import type { Logger } from '../log.ts'
 import { DirSync } from './dir-sync.ts'
+import { writeFileAtomic } from './atomic-write.ts'
 import { CURRENT_STATE_VERSION, EndpointFile, NetworkFile, migrate } from './records.ts'
 import type { Store, StoreSnapshot } from '../driver/ports/store.ts'
 
@@ -28,7 +29,7 @@ export interface StoreStats {
 
 /**
  * One small JSON file per network and per endpoint, so the cost of a write does not grow with the
- * number of endpoints. Writes go to a temporary file that is fsynced and renamed over the old one,
+ * number of endpoints. Writes go (atomic-write.ts) to a temporary file that is fsynced and renamed over the old one,
  * then the directory is fsynced (one fsync shared by concurrent writers, dir-sync.ts): a crash leaves
  * either the old or the new record, never a torn one.
  */
@@ -36,7 +37,6 @@ export class JsonFileStore implements Store {
   readonly stats: StoreStats = { writes: 0, bytesWritten: 0, deletes: 0 }
   private readonly dir: string
   private readonly log: Logger
-  private sequence = 0
   private readonly dirSyncs = new Map<string, DirSync>()
 
   constructor(dir: string, log: Logger) {
@@ -191,23 +191,9 @@ export class JsonFileStore implements Store {
   }
 
   private async atomicWrite(dir: string, name: string, text: string): Promise<void> {
-    const tmp = join(dir, `.${name}.${process.pid}.${this.sequence++}.tmp`)
-    try {
-      const handle = await open(tmp, 'w', 0o600)
-      try {
-        await writeFile(handle, text)
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-      await rename(tmp, join(dir, name))
-    } catch (error) {
-      await unlink(tmp).catch(() => {})
-      throw error
-    }
+    await writeFileAtomic(dir, name, text, this.dirSync(dir))
     this.stats.writes++
     this.stats.bytesWritten += Buffer.byteLength(text)
-    await this.dirSync(dir).sync()
   }
 }
 
