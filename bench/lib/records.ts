@@ -86,6 +86,15 @@ export interface ParityResults {
    * which checked that test/lab/scenarios.ts (at `scenariosCommit`) had not changed since.
    */
   fingerprintsAdded?: { date: string; command: string; scenariosCommit: string }
+  /** Scenarios taken from subset runs of the same engine by bench/parity-merge.ts, in order. */
+  merged?: {
+    date: string
+    command: string
+    subsetDate: string
+    subsetCommand: string
+    subset: string | null
+    scenarios: string[]
+  }[]
 }
 
 /** Writes JSON to a temporary file in the same directory, then renames it over `file`. */
