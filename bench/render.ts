@@ -22,7 +22,7 @@ import {
   benchSummary,
   compareVersions,
   parityNone,
-  parityRun,
+  parityRuns,
   replaceSection,
 } from './lib/render.ts'
 import { flag } from './lib/result.ts'
@@ -80,7 +80,10 @@ function renderParity(): void {
   }
   runs.sort((a, b) => compareVersions(a.raw.engine, b.raw.engine))
   const content = runs.length
-    ? runs.map(({ file, raw }) => parityRun(raw, file, linkFrom(readme))).join('\n\n')
+    ? parityRuns(
+        runs.map(({ file, raw }) => ({ file, results: raw })),
+        linkFrom(readme)
+      )
     : parityNone()
   rewrite(readme, 'parity-table', content)
 }

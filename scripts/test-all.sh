@@ -54,6 +54,20 @@ lab_tiers() {
     env LAB_VM=lab LAB_DISK="$disk" node --import tsx --test --test-concurrency=1 test/lab-host/*.test.ts
   scripts/lab/vm.sh stop --name lab || true
   rm -f "$disk"
+
+  # Docker 28.5 (Debian unstable's docker.io, fetched into .cache/engines by scripts/lab/engine.sh),
+  # in a fresh boot: the installed plugin's lifecycle and the parity scenarios whose outcome depends
+  # on the engine, against its recorded built-in column (the full table on 28:
+  # PARITY_ENGINE=28 scripts/lab/parity.sh). See README "Tests" for why not every lab file.
+  say "booting the lab VM with Docker 28"
+  if ! scripts/lab/vm.sh start --name lab --engine 28; then
+    record "lab VM boot (Docker 28)" "FAIL"
+    FAILED=$((FAILED + 1))
+    return 0
+  fi
+  tier "lab Docker 28: lifecycle, engine-specific parity" \
+    lab_exec "cd '$REPO' && [ \"\$(docker version --format '{{.Server.Version}}' | cut -d. -f1)\" = 28 ] && LAB_SCENARIO_SET=engine-specific node --import tsx --test --test-concurrency=1 test/lab/lifecycle.test.ts test/lab/parity.test.ts test/lab/zz-no-leaks.test.ts"
+  scripts/lab/vm.sh stop --name lab || true
 }
 
 say "dependencies"

@@ -139,12 +139,17 @@ const shortError = (text: string | undefined): string => {
   return one.length > 240 ? `${one.slice(0, 240)}…` : one
 }
 
-/** README's parity table of one run (one engine). */
-export function parityRun(results: ParityResults, file: string, link: Link): string {
+/** What one engine's run says about itself, and its failures (first line of each error). */
+function parityRunParts(
+  results: ParityResults,
+  file: string,
+  link: Link
+): { intro: string; failures: string[]; cellOf: (s: ParityScenarioResult) => [string, string] } {
   const all = results.scenarios
   const total = all.length
   const passed = (side: 'builtin' | 'plugin'): number => all.filter((s) => s[side].ok).length
   const expected = all.filter((s) => s.expectedFailure)
+  const limited = all.filter((s) => s.remoteDriverLimitFrom !== undefined)
   const on = `on Docker ${results.engine}`
   const expectedOn = (s: ParityScenarioResult): string | undefined =>
     s.expectedFailure
@@ -152,17 +157,18 @@ export function parityRun(results: ParityResults, file: string, link: Link): str
         ? on
         : `on Docker < ${s.expectedFailureBelow}`
       : undefined
-  const limited = all.filter((s) => s.remoteDriverLimitFrom !== undefined)
   const pluginCell = (s: ParityScenarioResult): string =>
     s.remoteDriverLimitFrom !== undefined && !s.plugin.ok
       ? "FAIL (Docker's remote-driver limit)"
       : outcome(s.plugin, expectedOn(s))
   const failures = all.flatMap((s) => [
-    ...(s.builtin.ok ? [] : [`- built-in, ${s.name}: ${shortError(s.builtin.error)}`]),
+    ...(s.builtin.ok
+      ? []
+      : [`- ${results.engine}, built-in, ${s.name}: ${shortError(s.builtin.error)}`]),
     ...(s.plugin.ok
       ? []
       : [
-          `- plugin, ${s.name}: ${shortError(s.plugin.error)}` +
+          `- ${results.engine}, plugin, ${s.name}: ${shortError(s.plugin.error)}` +
             (s.expectedFailure
               ? ` (expected ${expectedOn(s) ?? ''}: ${cell(s.expectedFailureReason)})`
               : s.remoteDriverLimitFrom !== undefined
@@ -170,10 +176,15 @@ export function parityRun(results: ParityResults, file: string, link: Link): str
                 : ''),
         ]),
   ])
-  return [
-    `Docker ${results.engine} in the lab VM (kernel ${results.kernel}), ${when(results.date)}, ` +
+  const merged = (results.merged ?? []).map(
+    (m) =>
+      ` ${m.scenarios.length} scenarios (${m.scenarios.join('; ')}) come from a run of just those on ${when(m.subsetDate)}, merged by \`${m.command}\`.`
+  )
+  const intro = [
+    `**Docker ${results.engine}** in the lab VM (kernel ${results.kernel}), ${when(results.date)}, ` +
       `\`${results.command}\` (${duration(results.durationS)}). ` +
-      `Raw results: [results/${file}](${link(file)}); table rendered from it by \`${RENDER_COMMAND}\`.`,
+      `Raw results: [results/${file}](${link(file)}).` +
+      merged.join(''),
     ...(results.subset !== null
       ? [
           '',
@@ -188,14 +199,46 @@ export function parityRun(results: ParityResults, file: string, link: Link): str
       (limited.length
         ? ` Out of any plugin's reach ${on}, because Docker's remote-driver proxy decides it: ${limited.map((s) => s.name).join('; ')}.`
         : ''),
+  ].join('\n')
+  return {
+    intro,
+    failures,
+    cellOf: (s) => [outcome(s.builtin, expectedOn(s)), pluginCell(s)],
+  }
+}
+
+/**
+ * README's parity table: one column pair (built-in, plugin) per engine, oldest engine first, each
+ * engine's run described above the table and its failures listed below it.
+ */
+export function parityRuns(runs: { results: ParityResults; file: string }[], link: Link): string {
+  const parts = runs.map((r) => ({ ...r, ...parityRunParts(r.results, r.file, link) }))
+  const names: { name: string; origin: string }[] = []
+  for (const { results } of runs) {
+    for (const s of results.scenarios) {
+      if (!names.some((n) => n.name === s.name)) names.push({ name: s.name, origin: s.origin })
+    }
+  }
+  const header = parts.flatMap((p) => [
+    `${p.results.engine} built-in`,
+    `${p.results.engine} plugin`,
+  ])
+  return [
+    ...parts.flatMap((p) => [p.intro, '']),
+    `Table rendered from these files by \`${RENDER_COMMAND}\`.`,
     '',
-    '| scenario | origin | built-in ipvlan | ipvlan-lan plugin |',
-    '| --- | --- | --- | --- |',
-    ...all.map(
-      (s) =>
-        `| ${cell(s.name)} | ${s.origin} | ${outcome(s.builtin, expectedOn(s))} | ${pluginCell(s)} |`
-    ),
-    ...(failures.length ? ['', 'Failures (first line of each error):', '', ...failures] : []),
+    `| scenario | origin | ${header.join(' | ')} |`,
+    `| --- | --- | ${header.map(() => '---').join(' | ')} |`,
+    ...names.map(({ name, origin }) => {
+      const cells = parts.flatMap((p) => {
+        const s = p.results.scenarios.find((x) => x.name === name)
+        return s ? p.cellOf(s) : ['not run', 'not run']
+      })
+      return `| ${cell(name)} | ${origin} | ${cells.join(' | ')} |`
+    }),
+    ...(parts.some((p) => p.failures.length)
+      ? ['', 'Failures (first line of each error):', '', ...parts.flatMap((p) => p.failures)]
+      : []),
   ].join('\n')
 }
 
