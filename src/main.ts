@@ -1,14 +1,22 @@
+import { hostname } from 'node:os'
+import { join } from 'node:path'
 import { loadConfig } from './config.ts'
 import { IpvlanDriver } from './driver/driver.ts'
+import { Ipam } from './driver/ipam/ipam.ts'
 import { messageOf } from './errors.ts'
 import { createApp } from './http/app.ts'
+import { mountIpamRoutes } from './http/ipam-routes.ts'
 import { createIproute2 } from './link/iproute2.ts'
 import { execaRunner } from './link/runner.ts'
 import { createLogger } from './log.ts'
 import { close, listenUnix } from './server.ts'
+import { IpamLocalStore } from './store/ipam-local-store.ts'
 import { JsonFileStore } from './store/json-file-store.ts'
 
-/** Composition root: config -> store -> link layer -> driver -> HTTP app -> unix socket. */
+/**
+ * Composition root: config -> store -> link layer -> driver -> HTTP app -> unix socket; the IPAM
+ * driver (its own state under <state>/ipam) is served by the same app.
+ */
 async function main(): Promise<void> {
   const config = loadConfig(process.argv.slice(2), process.env)
   const log = createLogger(config.logLevel)
@@ -33,6 +41,13 @@ async function main(): Promise<void> {
       Store: store.stats,
     }),
   })
+  // The plugin runs in the host's network namespace (host networking), so this is the host's name.
+  const ipam = new Ipam({
+    store: new IpamLocalStore(join(config.stateDir, 'ipam'), log),
+    host: hostname(),
+    log,
+  })
+  mountIpamRoutes(app, { ipam, log })
   const server = await listenUnix(app, config.socketPath)
   log.info('listening', {
     socket: config.socketPath,

@@ -37,15 +37,21 @@ export function createApp({ driver, log, stats }: AppOptions): Hono {
   )
   app.use('*', async (c, next) => {
     const started = performance.now()
+    // At debug, what Docker sent and what it got back are logged whole: the lab's protocol
+    // fixtures (test/fixtures/requests) are cut from these lines. Hono caches the body it reads.
+    const body = log.level === 'debug' ? jsonOrText(await c.req.text()) : undefined
     await next()
+    const answer = log.level === 'debug' ? jsonOrText(await c.res.clone().text()) : undefined
     log.debug('request', {
       path: c.req.path,
       status: c.res.status,
       ms: Math.round((performance.now() - started) * 10) / 10,
+      ...(log.level === 'debug' ? { body, answer } : {}),
     })
   })
 
-  app.post('/Plugin.Activate', (c) => c.json({ Implements: ['NetworkDriver'] }))
+  // The IPAM routes are mounted by the composition root (ipam-routes.ts) on this same app.
+  app.post('/Plugin.Activate', (c) => c.json({ Implements: ['NetworkDriver', 'IpamDriver'] }))
 
   app.post('/NetworkDriver.GetCapabilities', (c) => {
     const caps = driver.capabilities()
@@ -232,4 +238,14 @@ function toMap(record: Record<string, string>): Map<string, string> {
 
 function present(value: unknown): boolean {
   return value !== undefined && value !== null && value !== ''
+}
+
+/** A body as logged: its JSON value, or the text itself when it is not JSON (or empty). */
+function jsonOrText(text: string): unknown {
+  if (text.trim() === '') return ''
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return text
+  }
 }

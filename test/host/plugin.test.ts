@@ -217,7 +217,10 @@ test('managed plugin on the host engine', { skip: skipReason(), timeout: 600_000
     async () => {
       const plugin = await inspect()
       assert.equal(plugin.Enabled, true)
-      assert.deepEqual(plugin.Config.Interface.Types, ['docker.networkdriver/1.0'])
+      assert.deepEqual(plugin.Config.Interface.Types, [
+        'docker.networkdriver/1.0',
+        'docker.ipamdriver/1.0',
+      ])
       assert.equal(plugin.Config.Interface.Socket, 'ipvlan-lan.sock')
       assert.deepEqual(plugin.Config.Linux.Capabilities, ['CAP_NET_ADMIN'])
       assert.equal(plugin.Config.Linux.AllowAllDevices, false)

@@ -52,7 +52,7 @@ test('docker plugin inspect: host network, only CAP_NET_ADMIN, no Docker socket'
   }
   assert.equal(config.Network.Type, 'host')
   assert.deepEqual(config.Linux.Capabilities, ['CAP_NET_ADMIN'])
-  assert.deepEqual(config.Interface.Types, ['docker.networkdriver/1.0'])
+  assert.deepEqual(config.Interface.Types, ['docker.networkdriver/1.0', 'docker.ipamdriver/1.0'])
   assert.equal(config.PropagatedMount, '/state')
   assert.ok(!JSON.stringify(config.Mounts).includes('docker.sock'), 'no Docker socket mounted')
 })

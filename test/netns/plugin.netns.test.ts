@@ -43,7 +43,7 @@ describe('the plugin process in a network namespace', { skip }, () => {
       GwAllocChecker: true,
     })
     assert.deepEqual((await call(plugin.socket, 'Plugin.Activate')).body, {
-      Implements: ['NetworkDriver'],
+      Implements: ['NetworkDriver', 'IpamDriver'],
     })
     assert.equal(statSync(plugin.socket).mode & 0o777, 0o600)
   })
