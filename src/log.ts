@@ -6,6 +6,8 @@ export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
 export interface Logger {
+  /** The lowest level written: lets a caller skip work (e.g. reading a body) for debug alone. */
+  readonly level: LogLevel
   debug(message: string, fields?: Record<string, unknown>): void
   info(message: string, fields?: Record<string, unknown>): void
   warn(message: string, fields?: Record<string, unknown>): void
@@ -20,6 +22,7 @@ export function createLogger(level: LogLevel, write = defaultWrite): Logger {
     write(at, `level=${at} msg=${JSON.stringify(message)}${suffix}\n`)
   }
   return {
+    level,
     debug: (m, f) => emit('debug', m, f),
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test'
 import { IpvlanDriver } from '../../src/driver/driver.ts'
 import { endpointLinkName } from '../../src/driver/naming.ts'
 import { MAX_BODY_BYTES, createApp } from '../../src/http/app.ts'
-import { silentLogger } from '../../src/log.ts'
+import { createLogger, silentLogger } from '../../src/log.ts'
 import { FakeLinkLayer } from '../fakes/fake-link-layer.ts'
 import { id } from '../fakes/ids.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
@@ -97,10 +97,49 @@ const joinBody = {
 
 const endpointBody = { NetworkID: NET, EndpointID: EP }
 
+describe('HTTP request log', () => {
+  async function logged(level: 'debug' | 'info'): Promise<Record<string, unknown>[]> {
+    const lines: string[] = []
+    const log = createLogger(level, (_at, line) => lines.push(line))
+    const driver = await IpvlanDriver.open({
+      links: new FakeLinkLayer(['eth0']),
+      store: new MemoryStore(),
+      log,
+    })
+    const app = createApp({ driver, log })
+    await app.request('/NetworkDriver.CreateNetwork', {
+      method: 'POST',
+      body: JSON.stringify({ NetworkID: NET, Options: {}, IPv4Data: 'not a list' }) + '\n',
+    })
+    await app.request('/NetworkDriver.GetCapabilities', { method: 'POST' })
+    return lines
+      .filter((line) => line.startsWith('level=debug msg="request" '))
+      .map(
+        (line) =>
+          JSON.parse(line.slice('level=debug msg="request" '.length)) as Record<string, unknown>
+      )
+  }
+
+  test('at debug, each request is logged with the body Docker sent and the answer it got', async () => {
+    const entries = await logged('debug')
+    assert.equal(entries.length, 2, 'one line per request')
+    const [create, caps] = entries
+    assert.equal(create?.['path'], '/NetworkDriver.CreateNetwork')
+    assert.deepEqual((create?.['body'] as Record<string, unknown>)['IPv4Data'], 'not a list')
+    assert.match(String((create?.['answer'] as Record<string, unknown>)['Err']), /IPv4Data/)
+    assert.equal(caps?.['body'], '', 'an empty body is logged as such')
+    assert.equal((caps?.['answer'] as Record<string, unknown>)['Scope'], 'local')
+  })
+
+  test('above debug, nothing is logged per request (and no body is read for it)', async () => {
+    assert.deepEqual(await logged('info'), [])
+  })
+})
+
 describe('HTTP handshake', () => {
   test('Plugin.Activate with an empty body implements NetworkDriver', async () => {
     const { ok } = await setup()
-    assert.deepEqual(await ok('/Plugin.Activate'), { Implements: ['NetworkDriver'] })
+    assert.deepEqual(await ok('/Plugin.Activate'), { Implements: ['NetworkDriver', 'IpamDriver'] })
   })
 
   test('GetCapabilities with an empty body: local scope, global connectivity, gateway checker', async () => {
