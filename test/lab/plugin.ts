@@ -83,7 +83,16 @@ export async function ensureInstalled(): Promise<void> {
   await dockerOk('plugin', 'disable', REGISTRY_PLUGIN)
   await dockerOk('plugin', 'push', REGISTRY_PLUGIN)
   await dockerOk('plugin', 'rm', '-f', REGISTRY_PLUGIN)
-  const installed = await docker('plugin', 'install', '--grant-all-permissions', REGISTRY_PLUGIN)
+  // LAB_PLUGIN_LOG_LEVEL=debug: every request and answer in dockerd's log, from which
+  // bench/protocol-fixtures.ts cuts the unit tier's protocol fixtures.
+  const level = process.env['LAB_PLUGIN_LOG_LEVEL']
+  const installed = await docker(
+    'plugin',
+    'install',
+    '--grant-all-permissions',
+    REGISTRY_PLUGIN,
+    ...(level ? [`LOG_LEVEL=${level}`] : [])
+  )
   if (installed.code === 0) return
   // Installed, but its enable missed Docker's start window: enable it again (see enable).
   if ((await docker('plugin', 'inspect', REGISTRY_PLUGIN)).code !== 0) {
