@@ -1,0 +1,57 @@
+import * as v from 'valibot'
+import { ALLOCATION_KINDS } from '../driver/ipam/model.ts'
+import type { Allocation } from '../driver/ipam/model.ts'
+
+/**
+ * The value of one etcd allocation key (ipam-etcd-store.ts), versioned apart from the local
+ * store's files: hosts of one cluster may run different plugin versions, so a value of a newer
+ * version is refused and left untouched, never rewritten in an older shape.
+ */
+export const IPAM_ETCD_VALUE_VERSION = 1
+
+const Holder = v.object({
+  host: v.string(),
+  poolId: v.string(),
+  options: v.optional(v.record(v.string(), v.string())),
+})
+
+export const EtcdValue = v.object({
+  version: v.literal(IPAM_ETCD_VALUE_VERSION),
+  address: v.string(),
+  kind: v.picklist(ALLOCATION_KINDS),
+  holders: v.pipe(v.array(Holder), v.minLength(1)),
+  /**
+   * Random per write: a commit whose answer was lost (timeout, member died) and that is retried
+   * on another member recognises its own write by it, where an equal allocation written by
+   * another host (two hosts with the same HOST_ID) would not match.
+   */
+  write: v.string(),
+})
+
+export function encodeValue(allocation: Allocation, write: string): string {
+  const { address, kind, holders } = allocation
+  return JSON.stringify({ version: IPAM_ETCD_VALUE_VERSION, address, kind, holders, write })
+}
+
+/** The allocation, or why it cannot be used, or the version of a newer plugin's value (not judged). */
+export function decodeValue(
+  text: string
+): { allocation: Allocation } | { reason: string } | { newer: number } {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    return { reason: `invalid JSON: ${(error as Error).message}` }
+  }
+  const version = (json as { version?: unknown } | null)?.version
+  if (
+    typeof version === 'number' &&
+    Number.isSafeInteger(version) &&
+    version > IPAM_ETCD_VALUE_VERSION
+  )
+    return { newer: version }
+  const result = v.safeParse(EtcdValue, json)
+  if (!result.success) return { reason: `schema mismatch: ${v.summarize(result.issues)}` }
+  const { address, kind, holders } = result.output
+  return { allocation: { address, kind, holders } }
+}
