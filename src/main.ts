@@ -1,4 +1,3 @@
-import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from './config.ts'
 import { IpvlanDriver } from './driver/driver.ts'
@@ -10,6 +9,7 @@ import { createIproute2 } from './link/iproute2.ts'
 import { execaRunner } from './link/runner.ts'
 import { createLogger } from './log.ts'
 import { close, listenUnix } from './server.ts'
+import { IpamEtcdStore } from './store/ipam-etcd-store.ts'
 import { IpamLocalStore } from './store/ipam-local-store.ts'
 import { JsonFileStore } from './store/json-file-store.ts'
 
@@ -41,18 +41,30 @@ async function main(): Promise<void> {
       Store: store.stats,
     }),
   })
-  // The plugin runs in the host's network namespace (host networking), so this is the host's name.
-  const ipam = new Ipam({
-    store: new IpamLocalStore(join(config.stateDir, 'ipam'), log),
-    host: hostname(),
-    log,
-  })
+  // ETCD_ENDPOINTS set: the cluster backend, shared by every host on the LAN; otherwise this
+  // host's own files. The etcd store contacts nothing until the first IPAM request, so neither
+  // activation nor the network driver ever waits on etcd.
+  const ipamStore =
+    config.etcdEndpoints.length > 0
+      ? new IpamEtcdStore({
+          endpoints: config.etcdEndpoints,
+          prefix: config.etcdPrefix,
+          timeoutMs: config.etcdTimeoutMs,
+        })
+      : new IpamLocalStore(join(config.stateDir, 'ipam'), log)
+  // HOST_ID defaults to the host name: the plugin runs with host networking, so it is the host's.
+  const ipam = new Ipam({ store: ipamStore, host: config.hostId, log })
   mountIpamRoutes(app, { ipam, log })
   const server = await listenUnix(app, config.socketPath)
   log.info('listening', {
     socket: config.socketPath,
     stateDir: config.stateDir,
     logLevel: config.logLevel,
+    hostId: config.hostId,
+    ipam:
+      config.etcdEndpoints.length > 0
+        ? { backend: 'etcd', endpoints: config.etcdEndpoints, prefix: config.etcdPrefix }
+        : { backend: 'local' },
   })
 
   // After listening: Docker gives a plugin ~12 s to answer, and a sweep must never delay that.
