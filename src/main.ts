@@ -50,6 +50,7 @@ async function main(): Promise<void> {
           endpoints: config.etcdEndpoints,
           prefix: config.etcdPrefix,
           timeoutMs: config.etcdTimeoutMs,
+          log,
         })
       : new IpamLocalStore(join(config.stateDir, 'ipam'), log)
   // HOST_ID defaults to the host name: the plugin runs with host networking, so it is the host's.

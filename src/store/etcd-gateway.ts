@@ -1,5 +1,6 @@
 import * as v from 'valibot'
 import { DriverError, messageOf } from '../errors.ts'
+import type { Logger } from '../log.ts'
 
 /**
  * A minimal client for etcd v3's JSON gateway (POST /v3/kv/range, /v3/kv/txn): keys and values
@@ -12,12 +13,17 @@ import { DriverError, messageOf } from '../errors.ts'
  * Endpoints are tried in turn, starting with the last one that answered, so a dead member costs
  * its timeout once, not on every request. Every request is bounded by the timeout: a member that
  * never answers is an error naming it, never a hang.
+ *
+ * Not supported yet: etcd authentication (user/password), client certificates and a private CA
+ * (https:// works only with a certificate Node already trusts).
  */
 export interface EtcdGatewayOptions {
   /** Origins ("http://10.0.0.2:2379"), at least one. */
   endpoints: readonly string[]
   /** Per HTTP request, body included. */
   timeoutMs: number
+  /** Told when a member failed and another answered (the operator should know a member is down). */
+  log?: Logger | undefined
 }
 
 export interface KeyValue {
@@ -92,12 +98,14 @@ const REQUEST_ERRORS = new Set([400, 401, 403])
 export class EtcdGateway {
   private readonly endpoints: readonly string[]
   private readonly timeoutMs: number
+  private readonly log: Logger | undefined
   private preferred = 0
 
-  constructor({ endpoints, timeoutMs }: EtcdGatewayOptions) {
+  constructor({ endpoints, timeoutMs, log }: EtcdGatewayOptions) {
     if (endpoints.length === 0) throw new Error('EtcdGateway: no endpoint')
     this.endpoints = endpoints
     this.timeoutMs = timeoutMs
+    this.log = log
   }
 
   /** Every key starting with `prefix`, in key order, and the store revision of the read. */
@@ -136,6 +144,11 @@ export class EtcdGateway {
       const endpoint = this.endpoints[index] ?? ''
       const outcome = await this.attempt(endpoint, path, text)
       if ('answer' in outcome) {
+        if (failures.length > 0)
+          this.log?.warn('etcd member failed; the next one answered', {
+            failed: failures,
+            answered: endpoint,
+          })
         this.preferred = index
         return outcome.answer
       }

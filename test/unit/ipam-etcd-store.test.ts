@@ -6,7 +6,7 @@ import type { TestContext } from 'node:test'
 import { Ipam } from '../../src/driver/ipam/ipam.ts'
 import type { Allocation } from '../../src/driver/ipam/model.ts'
 import type { SubnetKey } from '../../src/driver/ports/ipam-store.ts'
-import { silentLogger } from '../../src/log.ts'
+import { createLogger, silentLogger } from '../../src/log.ts'
 import { prefixEnd } from '../../src/store/etcd-gateway.ts'
 import { IpamEtcdStore } from '../../src/store/ipam-etcd-store.ts'
 import { FakeEtcdData, startFakeEtcd } from '../fakes/fake-etcd.ts'
@@ -169,8 +169,19 @@ describe('IpamEtcdStore', () => {
     const hanging = await fake(t, etcd.data)
     hanging.mode = 'hang'
     const dead = await deadUrl()
-    assert.deepEqual(await storeOn([dead, etcd.url]).read(KEY), { revision: 1, allocations: [] })
+    const warnings: string[] = []
+    const log = createLogger('warn', (_, line) => warnings.push(line))
+    const failing = new IpamEtcdStore({
+      endpoints: [dead, etcd.url],
+      timeoutMs: 2000,
+      prefix: '/ipvlan-lan/',
+      log,
+    })
+    assert.deepEqual(await failing.read(KEY), { revision: 1, allocations: [] })
     assert.equal(etcd.requests.length, 1)
+    assert.equal(warnings.length, 1, 'the failed member is logged')
+    assert.match(warnings[0] ?? '', /etcd member failed; the next one answered/)
+    assert.ok(warnings[0]?.includes(dead) && warnings[0].includes(etcd.url), warnings[0])
     // A member that hangs costs its timeout once: the one that answered is asked first after.
     const store = storeOn([hanging.url, etcd.url], 300)
     const first = await elapsed(() => store.read(KEY))
