@@ -53,7 +53,7 @@ async function main(): Promise<void> {
           log,
         })
       : new IpamLocalStore(join(config.stateDir, 'ipam'), log)
-  // HOST_ID defaults to the host name: the plugin runs with host networking, so it is the host's.
+  // HOST_ID, or the host name (config.ts): must differ between hosts sharing one etcd.
   const ipam = new Ipam({ store: ipamStore, host: config.hostId, log })
   mountIpamRoutes(app, { ipam, log })
   const server = await listenUnix(app, config.socketPath)
