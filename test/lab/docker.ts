@@ -1,5 +1,5 @@
 import { execa } from 'execa'
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFileSync, existsSync, openSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -178,13 +178,16 @@ export async function restartDockerd(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'):
   // What dockerd said since this restart is the only clue a CI log keeps: put it in the failure.
   const offset = statSync(DOCKERD_LOG, { throwIfNoEntry: false })?.size ?? 0
   const said = (filter?: RegExp): string => dockerdLogLines({ from: offset, filter })
-  startDockerd()
+  const starter = startDockerd()
   try {
     await waitFor(
       'dockerd to answer',
       async () => {
         if ((await docker('info', '--format', '{{.ID}}')).code === 0) return true
-        if ((await run('pidof', ['dockerd'])).code !== 0) throw new Error('dockerd exited')
+        // No dockerd yet is fine while the starter runs (dockerd.sh spawns it a moment later).
+        if ((await run('pidof', ['dockerd'])).code !== 0 && starter.exitCode !== null) {
+          throw new Error(`dockerd exited (its starter exited with ${starter.exitCode})`)
+        }
         return false
       },
       300_000
@@ -209,7 +212,8 @@ export async function restartDockerd(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'):
   }
 }
 
-export function startDockerd(): void {
+/** Starts dockerd in the background; returns the process that starts it (dockerd or dockerd.sh). */
+export function startDockerd(): ChildProcess {
   appendFileSync(
     DOCKERD_LOG,
     `\n--- dockerd restarted by the lab tests ${new Date().toISOString()}\n`
@@ -222,6 +226,7 @@ export function startDockerd(): void {
       ? spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] })
       : spawn('sh', [DOCKERD_SH, 'start'], { detached: true, stdio: ['ignore', log, log] })
   child.unref()
+  return child
 }
 
 const DOCKERD_SH = join(
