@@ -237,9 +237,20 @@ test('managed plugin on the host engine', { skip: skipReason(), timeout: 600_000
         [
           ['LOG_LEVEL', 'info', ['value']],
           ['IP_TIMEOUT_MS', '10000', ['value']],
+          ['ETCD_ENDPOINTS', '', ['value']],
+          ['ETCD_PREFIX', '/ipvlan-lan/', ['value']],
+          ['ETCD_TIMEOUT_MS', '3000', ['value']],
+          ['HOST_ID', '', ['value']],
         ]
       )
-      assert.deepEqual(plugin.Settings.Env, ['LOG_LEVEL=info', 'IP_TIMEOUT_MS=10000'])
+      assert.deepEqual(plugin.Settings.Env, [
+        'LOG_LEVEL=info',
+        'IP_TIMEOUT_MS=10000',
+        'ETCD_ENDPOINTS=',
+        'ETCD_PREFIX=/ipvlan-lan/',
+        'ETCD_TIMEOUT_MS=3000',
+        'HOST_ID=',
+      ])
     }
   )
 
