@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { ALLOCATION_KINDS } from '../driver/ipam/model.ts'
 import type { Allocation } from '../driver/ipam/model.ts'
+import { decodeVersioned, Holder } from './ipam-records.ts'
 
 /**
  * The value of one etcd allocation key (ipam-etcd-store.ts), versioned apart from the local
@@ -8,12 +9,6 @@ import type { Allocation } from '../driver/ipam/model.ts'
  * version is refused and left untouched, never rewritten in an older shape.
  */
 export const IPAM_ETCD_VALUE_VERSION = 1
-
-const Holder = v.object({
-  host: v.string(),
-  poolId: v.string(),
-  options: v.optional(v.record(v.string(), v.string())),
-})
 
 export const EtcdValue = v.object({
   version: v.literal(IPAM_ETCD_VALUE_VERSION),
@@ -37,21 +32,8 @@ export function encodeValue(allocation: Allocation, write: string): string {
 export function decodeValue(
   text: string
 ): { allocation: Allocation } | { reason: string } | { newer: number } {
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (error) {
-    return { reason: `invalid JSON: ${(error as Error).message}` }
-  }
-  const version = (json as { version?: unknown } | null)?.version
-  if (
-    typeof version === 'number' &&
-    Number.isSafeInteger(version) &&
-    version > IPAM_ETCD_VALUE_VERSION
-  )
-    return { newer: version }
-  const result = v.safeParse(EtcdValue, json)
-  if (!result.success) return { reason: `schema mismatch: ${v.summarize(result.issues)}` }
-  const { address, kind, holders } = result.output
+  const decoded = decodeVersioned(text, IPAM_ETCD_VALUE_VERSION, EtcdValue)
+  if (!('value' in decoded)) return decoded
+  const { address, kind, holders } = decoded.value
   return { allocation: { address, kind, holders } }
 }

@@ -10,7 +10,8 @@ export const IPAM_STATE_VERSION = 1
 
 const Revision = v.pipe(v.number(), v.safeInteger(), v.minValue(1))
 
-const Holder = v.object({
+/** Who holds an allocation: the same shape in the local files and in etcd values. */
+export const Holder = v.object({
   host: v.string(),
   poolId: v.string(),
   options: v.optional(v.record(v.string(), v.string())),
@@ -34,10 +35,16 @@ export const SubnetFile = v.object({
 
 export type SubnetFileContent = v.InferOutput<typeof SubnetFile>
 
-/** The content, or why it cannot be used, or the version of a newer plugin's file (not judged). */
-export function decodeSubnetFile(
-  text: string
-): { file: SubnetFileContent } | { reason: string } | { newer: number } {
+/**
+ * `text` parsed against `schema` at format version `current`: the value, or why it cannot be used,
+ * or the version of a newer plugin's value (its shape is unknown here, so it is not judged). The
+ * local store's files and the etcd store's values both read through this.
+ */
+export function decodeVersioned<S extends v.GenericSchema>(
+  text: string,
+  current: number,
+  schema: S
+): { value: v.InferOutput<S> } | { reason: string } | { newer: number } {
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -45,9 +52,17 @@ export function decodeSubnetFile(
     return { reason: `invalid JSON: ${(error as Error).message}` }
   }
   const version = (json as { version?: unknown } | null)?.version
-  if (typeof version === 'number' && Number.isSafeInteger(version) && version > IPAM_STATE_VERSION)
+  if (typeof version === 'number' && Number.isSafeInteger(version) && version > current)
     return { newer: version }
-  const result = v.safeParse(SubnetFile, json)
+  const result = v.safeParse(schema, json)
   if (!result.success) return { reason: `schema mismatch: ${v.summarize(result.issues)}` }
-  return { file: result.output }
+  return { value: result.output }
+}
+
+/** The content, or why it cannot be used, or the version of a newer plugin's file (not judged). */
+export function decodeSubnetFile(
+  text: string
+): { file: SubnetFileContent } | { reason: string } | { newer: number } {
+  const decoded = decodeVersioned(text, IPAM_STATE_VERSION, SubnetFile)
+  return 'value' in decoded ? { file: decoded.value } : decoded
 }
