@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { containsIp, formatIp, formatPrefix, parseIp, parsePrefix } from '../driver/ipam/address.ts'
+import { formatIp, parseIp } from '../driver/ipam/address.ts'
 import type { Prefix } from '../driver/ipam/address.ts'
-import { ADDRESS_SPACE } from '../driver/ipam/pool-id.ts'
 import type {
   AllocationChange,
   IpamStore,
@@ -12,6 +11,7 @@ import type {
 import { EtcdGateway } from './etcd-gateway.ts'
 import type { EtcdGatewayOptions, KeyValue } from './etcd-gateway.ts'
 import { IPAM_ETCD_VALUE_VERSION, decodeValue, encodeValue } from './ipam-etcd-records.ts'
+import { checkedSubnet, isCanonicalAddressOf, subnetSegment } from './ipam-keys.ts'
 
 export const DEFAULT_ETCD_PREFIX = '/ipvlan-lan/'
 
@@ -70,13 +70,8 @@ export class IpamEtcdStore implements IpamStore {
 
   /** Keys come from checked names only: a safe space name and a canonical subnet. */
   private locate(key: SubnetKey): { folder: string; subnet: Prefix } {
-    const subnet = parsePrefix(key.subnet)
-    if (!ADDRESS_SPACE.test(key.addressSpace) || !subnet || formatPrefix(subnet) !== key.subnet)
-      throw new Error(`refusing IPAM table key ${JSON.stringify(key)}`)
-    return {
-      folder: `${this.prefix}ipam/${key.addressSpace}/${key.subnet.replace('/', '_')}/`,
-      subnet,
-    }
+    const subnet = checkedSubnet(key)
+    return { folder: `${this.prefix}ipam/${key.addressSpace}/${subnetSegment(key)}/`, subnet }
   }
 }
 
@@ -91,8 +86,7 @@ function decodeEntry(
   key: SubnetKey
 ): StoredAllocation {
   const name = entry.key.slice(folder.length)
-  const ip = parseIp(name)
-  if (!ip || !containsIp(subnet, ip) || formatIp(ip) !== name)
+  if (!isCanonicalAddressOf(subnet, name))
     throw invalidKey(entry.key, key, 'its name is not a canonical address of the subnet')
   const decoded = decodeValue(entry.value)
   if ('newer' in decoded)

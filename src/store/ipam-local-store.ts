@@ -1,8 +1,7 @@
 import { mkdir, readFile, readdir, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { containsIp, formatIp, formatPrefix, parseIp, parsePrefix } from '../driver/ipam/address.ts'
+import { parseIp } from '../driver/ipam/address.ts'
 import type { Allocation } from '../driver/ipam/model.ts'
-import { ADDRESS_SPACE } from '../driver/ipam/pool-id.ts'
 import { KeyedMutex } from '../driver/lock.ts'
 import type {
   AllocationChange,
@@ -14,6 +13,7 @@ import type {
 import type { Logger } from '../log.ts'
 import { writeFileAtomic, isLeftoverOf } from './atomic-write.ts'
 import { DirSync, syncDir } from './dir-sync.ts'
+import { checkedSubnet, isCanonicalAddressOf, subnetSegment } from './ipam-keys.ts'
 import { IPAM_STATE_VERSION, decodeSubnetFile } from './ipam-records.ts'
 import type { SubnetFileContent } from './ipam-records.ts'
 
@@ -86,13 +86,11 @@ export class IpamLocalStore implements IpamStore {
 
   /** Where a table lives. Keys become paths: anything but a safe space name and a canonical subnet is refused. */
   private locate(key: SubnetKey): { name: string; folder: string; file: string } {
-    const prefix = parsePrefix(key.subnet)
-    if (!ADDRESS_SPACE.test(key.addressSpace) || !prefix || formatPrefix(prefix) !== key.subnet)
-      throw new Error(`refusing IPAM table key ${JSON.stringify(key)}`)
+    checkedSubnet(key)
     return {
       name: `${key.addressSpace} ${key.subnet}`,
       folder: join(this.dir, key.addressSpace),
-      file: `${key.subnet.replace('/', '_')}.json`,
+      file: `${subnetSegment(key)}.json`,
     }
   }
 
@@ -171,12 +169,10 @@ function decode(text: string, path: string, key: SubnetKey): SubnetFileContent {
   const { file } = decoded
   if (file.addressSpace !== key.addressSpace || file.subnet !== key.subnet)
     throw invalidFile(path, key, `it describes ${file.addressSpace} ${file.subnet}`)
-  const subnet = parsePrefix(key.subnet)
+  const subnet = checkedSubnet(key)
   const seen = new Set<string>()
   for (const { address } of file.allocations) {
-    const ip = parseIp(address)
-    // The core compares spellings: a hand-edited "10.0.0.05" would not match "10.0.0.5".
-    if (!ip || !subnet || !containsIp(subnet, ip) || formatIp(ip) !== address || seen.has(address))
+    if (!isCanonicalAddressOf(subnet, address) || seen.has(address))
       throw invalidFile(
         path,
         key,
