@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { StringMap } from './schemas.ts'
 
 /**
  * Request bodies of the remote IPAM protocol (moby daemon/libnetwork/ipams/remote/api/api.go).
@@ -6,20 +7,8 @@ import * as v from 'valibot'
  * may add fields.
  */
 
-/** map[string]string, checked by hand: v.record would drop keys such as "__proto__". */
-const Options = v.optional(
-  v.nullable(
-    v.custom<Record<string, string>>(
-      (input) =>
-        typeof input === 'object' &&
-        input !== null &&
-        !Array.isArray(input) &&
-        Object.values(input).every((value) => typeof value === 'string'),
-      'expected an object whose values are strings'
-    )
-  ),
-  null
-)
+/** map[string]string, checked by hand (schemas.ts StringMap): v.record would drop "__proto__". */
+const Options = v.optional(v.nullable(StringMap), null)
 
 const Text = (expected: string) => v.optional(v.string(expected), '')
 

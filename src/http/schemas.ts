@@ -13,7 +13,7 @@ const Id = v.pipe(
  * A map of strings (Docker's map[string]string). Checked by hand rather than with v.record, which
  * drops keys such as "__proto__": those must reach the option parser and be refused by name.
  */
-const StringMap = v.custom<Record<string, string>>(
+export const StringMap = v.custom<Record<string, string>>(
   (input) =>
     typeof input === 'object' &&
     input !== null &&

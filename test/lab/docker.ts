@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict'
 import { execa } from 'execa'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFileSync, existsSync, openSync, readFileSync, statSync } from 'node:fs'
@@ -105,6 +106,12 @@ export async function gatewayOf(container: string, network: string, v6 = false):
 export async function ping(from: string, address: string): Promise<Run> {
   const v6 = address.includes(':')
   return exec(from, v6 ? 'ping6' : 'ping', '-c', '1', '-W', '3', address)
+}
+
+/** Fails unless `from` reaches `address` with one ping. */
+export async function assertPing(from: string, address: string): Promise<void> {
+  const result = await ping(from, address)
+  assert.equal(result.code, 0, `ping ${address} from ${from} failed: ${result.output}`)
 }
 
 export async function removeContainers(...names: string[]): Promise<void> {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { addressOf, docker, ping } from './docker.ts'
+import { addressOf, assertPing, docker } from './docker.ts'
 import { ensureInstalled, pluginStateDir, REGISTRY_PLUGIN } from './plugin.ts'
 import { ScenarioContext } from './scenarios.ts'
 
@@ -21,11 +21,6 @@ function held(): string[] {
   const file = JSON.parse(readFileSync(subnetFile, 'utf8')) as { allocations?: unknown }
   assert.ok(Array.isArray(file.allocations), `${subnetFile} has an allocations list`)
   return (file.allocations as { address: string }[]).map((a) => a.address).sort()
-}
-
-async function assertPing(from: string, address: string): Promise<void> {
-  const result = await ping(from, address)
-  assert.equal(result.code, 0, `ping ${address} from ${from}: ${result.output}`)
 }
 
 before(

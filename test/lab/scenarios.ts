@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import {
   addDummy,
+  assertPing,
   addressOf,
   docker,
   dockerOk,
@@ -115,11 +116,6 @@ export class ScenarioContext {
     for (const network of [...this.networks].reverse()) await docker('network', 'rm', network)
     for (const link of this.links) await ip('link', 'del', 'dev', link)
   }
-}
-
-async function assertPing(from: string, address: string): Promise<void> {
-  const result = await ping(from, address)
-  assert.equal(result.code, 0, `ping ${address} from ${from} failed: ${result.output}`)
 }
 
 async function routes(container: string, v6 = false): Promise<string> {

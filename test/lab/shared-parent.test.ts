@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { dockerOk, exec, linkExists, ping } from './docker.ts'
+import { assertPing, dockerOk, exec, linkExists } from './docker.ts'
 import { ensureInstalled, REGISTRY_PLUGIN } from './plugin.ts'
 import { ScenarioContext } from './scenarios.ts'
 
@@ -24,11 +24,6 @@ const shared = (subnet: string, extra: string[] = []): string[] => [
   subnet,
   ...extra,
 ]
-
-async function assertPing(from: string, address: string): Promise<void> {
-  const result = await ping(from, address)
-  assert.equal(result.code, 0, `ping ${address} from ${from}: ${result.output}`)
-}
 
 async function networkId(name: string): Promise<string> {
   return (await dockerOk('network', 'inspect', '-f', '{{.Id}}', name)).slice(0, 12)
