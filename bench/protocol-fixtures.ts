@@ -63,14 +63,15 @@ function keyPaths(value: unknown, prefix = ''): string[] {
   return Object.entries(value).flatMap(([key, inner]) => keyPaths(inner, `${prefix}.${key}`))
 }
 
-const failed = (answer: unknown): boolean =>
+/** An answer carrying an error: `Err` (network driver) or `Error` (IPAM), non-empty. */
+export const answeredWithError = (answer: unknown): boolean =>
   typeof answer === 'object' &&
   answer !== null &&
   (('Err' in answer && Boolean(answer.Err)) || ('Error' in answer && Boolean(answer.Error)))
 
 export function shapeOf(request: RecordedRequest): string {
   const paths = [...new Set(keyPaths(request.body))].sort()
-  return `${request.path} ${failed(request.answer) ? 'error' : 'ok'} ${paths.join(' ')}`
+  return `${request.path} ${answeredWithError(request.answer) ? 'error' : 'ok'} ${paths.join(' ')}`
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1])

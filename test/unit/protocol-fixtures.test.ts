@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import * as v from 'valibot'
 import * as ipam from '../../src/http/ipam-schemas.ts'
 import * as api from '../../src/http/schemas.ts'
-import type { RecordedRequest } from '../../bench/protocol-fixtures.ts'
+import { answeredWithError, type RecordedRequest } from '../../bench/protocol-fixtures.ts'
 
 /**
  * What Docker 20.10 and 28 really send, recorded in the lab (bench/protocol-fixtures.ts, one
@@ -59,8 +59,7 @@ interface FixtureFile {
 
 const files = readdirSync(DIR).filter((name) => /^docker-.*\.json$/.test(name))
 
-const answeredOk = (answer: unknown): boolean =>
-  !(typeof answer === 'object' && answer !== null && ('Err' in answer || 'Error' in answer))
+const answeredOk = (answer: unknown): boolean => !answeredWithError(answer)
 
 test('protocol fixtures exist for both engines', () => {
   const engines = files.map((f) => f.replace(/^docker-|\.json$/g, ''))
