@@ -162,7 +162,13 @@ export async function containers(
   const remove = ratioFigure(sideComparison('remove'), 'plugin', 'builtin', 'ms')
   rows.push(
     // Issue 10's target (was 1.10 before it): starts must cost no more than the built-in's.
-    ratioRow('1', 'Container run -d + rm -f: our plugin vs built-in ipvlan', total, ms, 1.03),
+    ratioRow(
+      '1',
+      `Container run -d + rm -f: our plugin vs built-in ipvlan, Docker ${version}`,
+      total,
+      ms,
+      1.03
+    ),
     ratioRow('1b', 'of which docker run -d (info)', start, ms),
     ratioRow('1c', 'of which docker rm -f (info)', remove, ms)
   )
@@ -187,7 +193,8 @@ export async function burst(
   raw: Record<string, unknown>
 ): Promise<void> {
   const { size, rounds } = options
-  log(`1d. ${size} containers at once: ${rounds} interleaved pairs`)
+  const version = await dockerOk('version', '-f', '{{.Server.Version}}')
+  log(`1d. ${size} containers at once: ${rounds} interleaved pairs (docker ${version})`)
   const once = (variant: Variant) => async (): Promise<number> => {
     const t0 = now()
     const ids = await Promise.all(
@@ -223,7 +230,7 @@ export async function burst(
   rows.push(
     ratioRow(
       '1d',
-      `${size} containers started at once on one network, wall time: our plugin vs built-in ipvlan`,
+      `${size} containers started at once on one network, wall time: our plugin vs built-in ipvlan, Docker ${version}`,
       figure,
       ms,
       1.05

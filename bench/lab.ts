@@ -4,7 +4,11 @@
  *   node --import tsx bench/lab.ts --out FILE [--only driver,docker] [--pairs 60]
  *     [--scale-rounds 30] [--throughput-rounds 20] [--per-round 32] [--clients 32] [--sizes 10,100,1000]
  *     [--docker-pairs 20] [--docker-warmup 1] [--burst 30] [--burst-rounds 3]
- *     [--state-root /var/lib/ipvlan-lan-bench]
+ *     [--state-root /var/lib/ipvlan-lan-bench] [--engine-tag 28]
+ *
+ * --engine-tag T: this run is on another engine than the suite's first (scripts/bench.sh runs
+ * `--only docker` again on Docker 28): its rows' ids get "@T" (1@28, 1b@28, ...) so both engines'
+ * figures sit in one table, each against that engine's own built-in driver.
  *
  * Order: the docker plugin is created (dockerd copies and digests the rootfs, minutes under TCG)
  * while the scale plugins are filled, since neither is a measurement; then the scale rounds, driver
@@ -50,6 +54,10 @@ function sizes(text: string): [number, number, number] {
 const docker = { pairs: intFlag('docker-pairs', 20), warmup: intFlag('docker-warmup', 1) }
 const burstOptions = { size: intFlag('burst', 30), rounds: intFlag('burst-rounds', 3) }
 
+const engineTag = flag('engine-tag', '')
+if (engineTag !== '' && !/^[0-9.]+$/.test(engineTag)) {
+  throw new Error(`--engine-tag: expected an engine version such as 28, got ${engineTag}`)
+}
 const startedAt = new Date().toISOString()
 const started = now()
 const rows: Row[] = []
@@ -58,11 +66,11 @@ const failures: string[] = []
 
 const save = (): void =>
   writePart(out, {
-    part: 'lab',
-    where: 'lab VM',
+    part: engineTag ? `lab@${engineTag}` : 'lab',
+    where: engineTag ? `lab VM, Docker ${engineTag}` : 'lab VM',
     startedAt,
     durationMs: now() - started,
-    rows,
+    rows: engineTag ? rows.map((row) => ({ ...row, id: `${row.id}@${engineTag}` })) : rows,
     raw: { ...raw, failures },
   })
 

@@ -4,7 +4,8 @@
 #   host:   5b start-up of the compiled program vs bare node, 6 rootfs size       (bench/host.ts)
 #   lab VM: 2 driver cost, 3 scale, 4 throughput, 5a RSS on a real ipvlan kernel  (bench/lab-driver.ts)
 #           1 docker run/rm through the plugin vs the built-in ipvlan driver      (bench/lab-docker.ts)
-#           both run by bench/lab.ts
+#           both run by bench/lab.ts on Docker 20.10; then 1 again on Docker 28 in the same
+#           boot (rows 1@28, 1b@28, ...), each engine against its own built-in driver
 #
 # Builds dist/ and the bundle first, boots its own lab VM (BENCH_VM, default "bench", on a fresh
 # disk) and stops it at the end. Every figure is a ratio to a baseline measured in the same run,
@@ -14,6 +15,7 @@
 #
 # Env: BENCH_VM (bench), BENCH_QUICK=1 (few pairs: checks the plumbing, numbers not meaningful),
 #      BENCH_SKIP_LAB=1 (host part only), BENCH_DOCKER_PAIRS (20), BENCH_DRIVER_PAIRS (60),
+#      BENCH_ENGINES (28: the engines benchmark 1 runs on after 20.10; empty for 20.10 only),
 #      BENCH_RESULTS_DIR (results/; with BENCH_QUICK=1 .cache/bench-quick/). Outside results/,
 #      the READMEs are not touched: copies of them in that directory are rendered instead.
 # Needs root (network namespaces, qemu, dockerd in the VM).
@@ -71,8 +73,22 @@ if [[ "${BENCH_SKIP_LAB:-0}" != 1 ]]; then
   "${VM[@]}" stop --name "$VM_NAME" >&2 || true
   rm -f "$DISK"
   trap '"${VM[@]}" stop --name "$VM_NAME" >&2 || true; rm -f "$DISK"' EXIT
+  LAB_PARTS=("$PARTS/lab.json")
   if "${VM[@]}" start --name "$VM_NAME" --disk "$DISK" >&2; then
     lab "node --import tsx bench/lab.ts --out '$PARTS/lab.json' ${LAB_ARGS[*]}" >&2 || failed=1
+    # Benchmark 1 again on each other engine, in the same boot, against that engine's own
+    # built-in driver (its own data root; scripts/lab/guest/dockerd.sh switches engines).
+    for engine in ${BENCH_ENGINES-28}; do
+      say "lab part on Docker $engine: benchmark 1 against its built-in driver"
+      LAB_PARTS+=("$PARTS/lab-$engine.json")
+      if scripts/lab/engine.sh fetch "$engine" >&2 &&
+        lab "LAB_ENGINE=$engine sh scripts/lab/guest/dockerd.sh restart" >&2; then
+        lab "node --import tsx bench/lab.ts --only docker --engine-tag '$engine' --out '$PARTS/lab-$engine.json' ${LAB_ARGS[*]}" >&2 || failed=1
+      else
+        say "Docker $engine did not start in the lab VM"
+        failed=1
+      fi
+    done
   else
     say "the lab VM did not boot"
     failed=1
@@ -80,7 +96,6 @@ if [[ "${BENCH_SKIP_LAB:-0}" != 1 ]]; then
   "${VM[@]}" stop --name "$VM_NAME" >&2 || true
   rm -f "$DISK"
   trap - EXIT
-  LAB_PARTS=("$PARTS/lab.json")
 else
   say "lab part skipped (BENCH_SKIP_LAB=1)"
   LAB_PARTS=()
