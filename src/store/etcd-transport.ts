@@ -126,16 +126,15 @@ function describe(error: unknown): string {
   if (typeof code !== 'string') return message
   if (UNTRUSTED.has(code))
     return `TLS: etcd's certificate is not trusted: ${message} (${code}; check ETCD_CACERT)`
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER')
-    return `TLS: no TLS answer (${code}): is this endpoint http://, not https://?`
-  if (code.startsWith('ERR_SSL_') && /alert/i.test(code)) {
-    // OpenSSL's text is "...:ssl3_read_bytes:sslv3 alert bad certificate:../deps/...": the alert.
-    const alert = /:([^:]*alert[^:]*):/i.exec(message)?.[1] ?? message
+  // OpenSSL's text is "write EPROTO 80...:error:0A00010B:SSL routines:func:REASON:file:line:".
+  const reason = /error:[0-9A-F]+:[^:]*:[^:]*:([^:]+):/.exec(message)?.[1]
+  if (reason === 'wrong version number')
+    return `TLS: no TLS answer (${reason}): is this endpoint http://, not https://?`
+  if (reason !== undefined && /alert/i.test(reason))
     return (
-      `TLS: etcd refused the handshake (${alert}): check ETCD_CERT and ETCD_KEY ` +
+      `TLS: etcd refused the handshake (${reason}): check ETCD_CERT and ETCD_KEY ` +
       '(etcd with --client-cert-auth needs a client certificate from its CA)'
     )
-  }
-  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return `TLS: ${message} (${code})`
+  if (reason !== undefined) return `TLS: ${reason} (${code})`
   return message.includes(code) ? message : `${message} (${code})`
 }
