@@ -414,7 +414,24 @@ test('managed plugin on the host engine', { skip: skipReason(), timeout: 600_000
       await run('docker', ['plugin', 'disable', '-f', NAME])
       const clear = ['ETCD_ENDPOINTS=', 'ETCD_CACERT=', 'ETCD_CERT=', 'ETCD_KEY=']
       await ok('docker', ['plugin', 'set', NAME, 'etcd.source=/usr/share', ...clear])
-      await ok('docker', ['plugin', 'enable', NAME])
+      // dockerd cleans up after the failed start asynchronously, and may still be restarting the
+      // plugin (moby HandleExitEvent): an enable right after can meet its containerd container
+      // ("id already in use", Docker 20.10.24) or find that restart, now with good settings,
+      // already enabled it. Retried until it is enabled.
+      await waitFor('the plugin enabled again after the failed start', async () => {
+        const again = await run('docker', ['plugin', 'enable', NAME])
+        if (again.code === 0 || /already enabled/.test(again.stderr)) return true
+        assert.match(again.stderr, /id already in use/, again.stderr)
+        return false
+      })
+      assert.equal((await inspect()).Enabled, true)
+      const socket = `/run/docker/plugins/${id}/ipvlan-lan.sock`
+      await waitFor('the plugin to answer again', async () =>
+        postSocket(socket, '/Plugin.Activate').then(
+          (answer) => answer.status === 200,
+          () => false
+        )
+      )
       assert.deepEqual((await inspect()).Settings.Mounts.map(mountShape), [ETCD_MOUNT])
     }
   )
