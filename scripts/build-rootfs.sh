@@ -7,7 +7,7 @@
 #   /etc/iproute2/                    the data files `ip` reads (rt_tables, rt_protos, group, ...)
 #   /opt/ipvlan-lan/                  package.json and dist/main.js, the plugin and its dependencies
 #                                     bundled into one file (scripts/bundle.sh): no node_modules
-#   /run/docker/plugins /state /tmp /etc /proc /sys /dev   empty directories
+#   /run/docker/plugins /state /tmp /etc /proc /sys /dev /etc/ipvlan-lan/etcd   empty directories
 #
 # No shell and no busybox: the entrypoint runs node directly (plugin/config.json).
 # Idempotent and deterministic: the output is removed and rebuilt; owners are root and every mtime is
@@ -101,8 +101,10 @@ node -e '
 
 # --- directories Docker and node expect --------------------------------------------------------
 # /run/docker/plugins is mandatory (the daemon bind-mounts the socket directory there); /state is the
-# propagatedMount; /proc /sys /dev /etc are mount points (hosts, resolv.conf are bind-mounted by Docker).
-mkdir -p "$OUT/run/docker/plugins" "$OUT/state" "$OUT/etc" "$OUT/proc" "$OUT/sys" "$OUT/dev" "$OUT/tmp"
+# propagatedMount; /proc /sys /dev /etc are mount points (hosts, resolv.conf are bind-mounted by Docker);
+# /etc/ipvlan-lan/etcd is the settable `etcd` mount (the etcd TLS files), a directory.
+mkdir -p "$OUT/run/docker/plugins" "$OUT/state" "$OUT/etc" "$OUT/proc" "$OUT/sys" "$OUT/dev" "$OUT/tmp" \
+  "$OUT/etc/ipvlan-lan/etcd"
 chmod 1777 "$OUT/tmp"
 
 # --- checks ----------------------------------------------------------------------------------------

@@ -12,8 +12,9 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 
 # docker.io: the engine the plugin is created/enabled on; iproute2: `ip`/`bridge` copied into the
 # rootfs; binutils: `strip` for the node binary; libc-bin: `ldd`; curl/jq: poking the plugin socket;
-# etcd-server: the real etcd (3.4) the etcd IPAM backend's test runs (test/netns/ipam-etcd.netns.test.ts).
-PACKAGES=(docker.io iproute2 curl jq binutils libc-bin make etcd-server)
+# etcd-server: the real etcd (3.4) the etcd IPAM backend's test runs (test/netns/ipam-etcd.netns.test.ts);
+# openssl: the throw-away CA and certificates of the etcd TLS tests (test/helpers/etcd-certs.ts).
+PACKAGES=(docker.io iproute2 curl jq binutils libc-bin make etcd-server openssl)
 NODE_MIN_MAJOR=20
 
 log() { printf '[deps] %s\n' "$*" >&2; }

@@ -1,6 +1,8 @@
 import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
 import * as v from 'valibot'
+import { ETCD_ACCESS_FLAGS, loadEtcdAccess } from './etcd-access-config.ts'
+import type { EtcdAccess } from './etcd-access-config.ts'
 import { IFNAME_RULE, isValidIfname } from './ifname.ts'
 import { LOG_LEVELS } from './log.ts'
 import type { LogLevel } from './log.ts'
@@ -21,6 +23,8 @@ export interface Config {
   etcdTimeoutMs: number
   /** This host's name on its IPAM allocations: releases from other hosts leave them alone. */
   hostId: string
+  /** etcd TLS files and user (etcd-access-config.ts). */
+  etcdAccess: EtcdAccess
 }
 
 /** Inside the managed plugin: the socket Docker expects and the propagated state mount. */
@@ -95,6 +99,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
       'etcd-prefix': { type: 'string' },
       'etcd-timeout-ms': { type: 'string' },
       'host-id': { type: 'string' },
+      ...ETCD_ACCESS_FLAGS,
     },
     strict: true,
   })
@@ -115,13 +120,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     hostId,
   })
   if (!result.success) throw new Error(result.issues.map((issue) => issue.message).join('; '))
-  return result.output
+  return { ...result.output, etcdAccess: loadEtcdAccess(values, env, result.output.etcdEndpoints) }
 }
 
 /**
  * "http://10.0.0.2:2379,http://10.0.0.3:2379" to origins; "" to none. Only scheme, host and
- * port: the client adds the /v3/ paths, and credentials in a URL would end up in logs (etcd
- * authentication and client certificates are not supported yet).
+ * port: the client adds the /v3/ paths, and credentials in a URL would end up in logs (they are
+ * ETCD_USER and ETCD_PASSWORD).
  */
 function parseEndpoints(text: string): string[] {
   const setting = '--etcd-endpoints / ETCD_ENDPOINTS'
@@ -140,7 +145,8 @@ function parseEndpoints(text: string): string[] {
       throw new Error(`${setting}: ${JSON.stringify(item)}: expected an http:// or https:// URL`)
     if (url.username !== '' || url.password !== '')
       throw new Error(
-        `${setting}: ${JSON.stringify(item)}: credentials in the URL are not supported`
+        `${setting}: ${JSON.stringify(item)}: credentials in the URL are not supported ` +
+          '(set ETCD_USER and ETCD_PASSWORD)'
       )
     if (url.pathname !== '/' || url.search !== '' || url.hash !== '')
       throw new Error(

@@ -9,6 +9,7 @@ import { createIproute2 } from './link/iproute2.ts'
 import { execaRunner } from './link/runner.ts'
 import { createLogger } from './log.ts'
 import { close, listenUnix } from './server.ts'
+import { readEtcdTls } from './store/etcd-tls.ts'
 import { IpamEtcdStore } from './store/ipam-etcd-store.ts'
 import { IpamLocalStore } from './store/ipam-local-store.ts'
 import { JsonFileStore } from './store/json-file-store.ts'
@@ -20,6 +21,8 @@ import { JsonFileStore } from './store/json-file-store.ts'
 async function main(): Promise<void> {
   const config = loadConfig(process.argv.slice(2), process.env)
   const log = createLogger(config.logLevel)
+  // Local files, read before listening: a missing one stops the plugin naming its setting.
+  const etcdTls = await readEtcdTls(config.etcdAccess.tlsFiles)
   let ipProcesses = 0
   const links = createIproute2({
     run: execaRunner({
@@ -51,6 +54,8 @@ async function main(): Promise<void> {
           prefix: config.etcdPrefix,
           timeoutMs: config.etcdTimeoutMs,
           log,
+          tls: etcdTls,
+          auth: config.etcdAccess.auth,
         })
       : new IpamLocalStore(join(config.stateDir, 'ipam'), log)
   // HOST_ID, or the host name (config.ts): must differ between hosts sharing one etcd.
@@ -64,7 +69,13 @@ async function main(): Promise<void> {
     hostId: config.hostId,
     ipam:
       config.etcdEndpoints.length > 0
-        ? { backend: 'etcd', endpoints: config.etcdEndpoints, prefix: config.etcdPrefix }
+        ? {
+            backend: 'etcd',
+            endpoints: config.etcdEndpoints,
+            prefix: config.etcdPrefix,
+            tls: config.etcdAccess.tlsFiles,
+            user: config.etcdAccess.auth?.user,
+          }
         : { backend: 'local' },
   })
 

@@ -1,6 +1,10 @@
 import * as v from 'valibot'
 import { DriverError, messageOf } from '../errors.ts'
 import type { Logger } from '../log.ts'
+import { EtcdTokens } from './etcd-tokens.ts'
+import type { EtcdCredentials, TokenOutcome } from './etcd-tokens.ts'
+import { EtcdTransport } from './etcd-transport.ts'
+import type { EtcdTls } from './etcd-transport.ts'
 
 /**
  * A minimal client for etcd v3's JSON gateway (POST /v3/kv/range, /v3/kv/txn): keys and values
@@ -8,14 +12,19 @@ import type { Logger } from '../log.ts'
  *
  * Why no client library: npm `etcd3`, the only v3 client for Node, is tested against etcd 3.1-3.3
  * only, is sparsely maintained (open: long-running gRPC failures) and brings gRPC along; the
- * gateway is stable from etcd 3.4 on (Debian 12 ships 3.4) and needs nothing but Node's fetch.
+ * gateway is stable from etcd 3.4 on (Debian 12 ships 3.4) and needs nothing but Node's own
+ * http/https (etcd-transport.ts: why not fetch).
  *
  * Endpoints are tried in turn, starting with the last one that answered, so a dead member costs
  * its timeout once, not on every request. Every request is bounded by the timeout: a member that
  * never answers is an error naming it, never a hang.
  *
- * Not supported yet: etcd authentication (user/password), client certificates and a private CA
- * (https:// works only with a certificate Node already trusts).
+ * TLS (https:// endpoints): a private CA (ETCD_CACERT) and a client certificate (ETCD_CERT,
+ * ETCD_KEY) for etcd's --trusted-ca-file / --client-cert-auth. Authentication (ETCD_USER,
+ * ETCD_PASSWORD): POST /v3/auth/authenticate gives a token sent as `Authorization` on every
+ * request; a token etcd rejects (expired, or lost in a restart: "invalid auth token") is replaced
+ * once per request, then the request fails. A request with authentication costs at most four
+ * bounded exchanges per member (authenticate, request, authenticate again, request again).
  */
 export interface EtcdGatewayOptions {
   /** Origins ("http://10.0.0.2:2379"), at least one. */
@@ -24,6 +33,10 @@ export interface EtcdGatewayOptions {
   timeoutMs: number
   /** Told when a member failed and another answered (the operator should know a member is down). */
   log?: Logger | undefined
+  /** For https:// endpoints: a private CA, a client certificate. */
+  tls?: EtcdTls | undefined
+  /** etcd authentication; absent: requests carry no token. */
+  auth?: EtcdCredentials | undefined
 }
 
 export interface KeyValue {
@@ -94,18 +107,33 @@ export function prefixEnd(prefix: string): string {
 
 /** Answers that say the request itself is refused (bad argument, auth): no member will differ. */
 const REQUEST_ERRORS = new Set([400, 401, 403])
+const AUTHENTICATE = '/v3/auth/authenticate'
+/** etcd's words for a token it no longer knows (clientv3 authenticates again on the same). */
+const TOKEN_REJECTED = /invalid auth token|user name is empty|revision of auth store is old/
+const AuthenticateAnswer = v.object({ token: v.pipe(v.string(), v.minLength(1)) })
+
+/** What one member said: JSON, an HTTP error, or nothing usable. */
+type Reply = { answer: unknown } | { failed: string } | { status: number; message: string }
+/** `rejected`: the token sent is no longer valid (authenticate again). */
+type Outcome = { answer: unknown } | { failed: string } | { refused: string } | { rejected: string }
 
 export class EtcdGateway {
   private readonly endpoints: readonly string[]
   private readonly timeoutMs: number
   private readonly log: Logger | undefined
+  private readonly transport: EtcdTransport
+  private readonly auth: EtcdCredentials | undefined
+  private readonly tokens: EtcdTokens | undefined
   private preferred = 0
 
-  constructor({ endpoints, timeoutMs, log }: EtcdGatewayOptions) {
+  constructor({ endpoints, timeoutMs, log, tls, auth }: EtcdGatewayOptions) {
     if (endpoints.length === 0) throw new Error('EtcdGateway: no endpoint')
     this.endpoints = endpoints
     this.timeoutMs = timeoutMs
     this.log = log
+    this.transport = new EtcdTransport(tls)
+    this.auth = auth
+    this.tokens = auth && new EtcdTokens((endpoint) => this.authenticate(endpoint, auth))
   }
 
   /** Every key starting with `prefix`, in key order, and the store revision of the read. */
@@ -135,6 +163,11 @@ export class EtcdGateway {
     return { succeeded: answer.succeeded, current: found && kv(found) }
   }
 
+  /** Closes idle connections (tests). */
+  close(): void {
+    this.transport.close()
+  }
+
   /** The first member's JSON answer; the next member on a failure that another may not share. */
   private async post(path: string, body: unknown): Promise<unknown> {
     const text = JSON.stringify(body)
@@ -142,7 +175,7 @@ export class EtcdGateway {
     for (let i = 0; i < this.endpoints.length; i++) {
       const index = (this.preferred + i) % this.endpoints.length
       const endpoint = this.endpoints[index] ?? ''
-      const outcome = await this.attempt(endpoint, path, text)
+      const outcome = await this.exchange(endpoint, path, text)
       if ('answer' in outcome) {
         if (failures.length > 0)
           this.log?.warn('etcd member failed; the next one answered', {
@@ -152,45 +185,119 @@ export class EtcdGateway {
         this.preferred = index
         return outcome.answer
       }
-      if ('refused' in outcome)
-        throw new DriverError(
-          'unavailable',
-          `etcd at ${endpoint} refused ${path}: ${outcome.refused}`
-        )
+      if ('refused' in outcome) throw new DriverError('unavailable', outcome.refused)
+      if ('rejected' in outcome)
+        throw new Error(`etcd at ${endpoint}: a token was rejected on a request that sent none`)
       failures.push(`${endpoint} (${outcome.failed})`)
     }
     throw new DriverError('unavailable', `etcd unreachable at ${failures.join(', ')}`)
   }
 
-  private async attempt(
-    endpoint: string,
-    path: string,
-    body: string
-  ): Promise<{ answer: unknown } | { failed: string } | { refused: string }> {
-    try {
-      const response = await fetch(endpoint + path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      })
-      const text = await response.text()
-      if (response.status === 200) {
-        try {
-          return { answer: JSON.parse(text) }
-        } catch {
-          return { failed: `HTTP 200 with a body that is not JSON: ${snippet(text)}` }
+  /** One request on one member, with a token when authenticating: a rejected one replaced once. */
+  private async exchange(endpoint: string, path: string, body: string): Promise<Outcome> {
+    if (!this.tokens || !this.auth)
+      return this.outcome(endpoint, path, await this.send(endpoint, path, body))
+    const user = JSON.stringify(this.auth.user)
+    for (let round = 1; ; round++) {
+      const got = await this.tokens.get(endpoint)
+      if (!('token' in got)) return got
+      const reply = await this.send(endpoint, path, body, got.token)
+      const outcome = this.outcome(endpoint, path, reply, got.token)
+      if (!('rejected' in outcome)) return outcome
+      this.tokens.forget(endpoint, got.token)
+      if (round === 2)
+        return {
+          refused:
+            `etcd at ${endpoint} rejected the token it had just given etcd user ${user} ` +
+            `(${outcome.rejected}); is its clock or --auth-token setting wrong?`,
         }
+      this.log?.debug('etcd auth token rejected; authenticating again', {
+        endpoint,
+        user: this.auth.user,
+        reason: outcome.rejected,
+      })
+    }
+  }
+
+  /** POST /v3/auth/authenticate: the token, or an error naming the user, never the password. */
+  private async authenticate(endpoint: string, auth: EtcdCredentials): Promise<TokenOutcome> {
+    const body = JSON.stringify({ name: auth.user, password: auth.password })
+    const reply = await this.send(endpoint, AUTHENTICATE, body)
+    const user = JSON.stringify(auth.user)
+    if ('failed' in reply) return reply
+    if ('answer' in reply) {
+      const parsed = v.safeParse(AuthenticateAnswer, reply.answer)
+      if (parsed.success) return { token: parsed.output.token }
+      return { failed: `${AUTHENTICATE} answered without a token` }
+    }
+    const why = `HTTP ${reply.status}: ${reply.message}`
+    if (/authentication failed/.test(reply.message))
+      return {
+        refused:
+          `etcd at ${endpoint} refused etcd user ${user}: ${why} ` +
+          '(check ETCD_USER and ETCD_PASSWORD)',
       }
-      const why = `HTTP ${response.status}: ${gatewayMessage(text)}`
-      if (response.status === 401)
-        return { refused: `${why} (etcd authentication is not supported by this plugin yet)` }
-      if (REQUEST_ERRORS.has(response.status)) return { refused: why }
-      if (response.status === 404)
-        return { failed: `${why} (no v3 JSON gateway here: etcd 3.4 or later is needed)` }
-      return { failed: why }
+    if (/authentication is not enabled/.test(reply.message))
+      return {
+        refused:
+          `etcd at ${endpoint} has authentication disabled (${why}), but ETCD_USER is set ` +
+          `(${user}): enable it (etcdctl auth enable) or clear ETCD_USER and ETCD_PASSWORD`,
+      }
+    const outcome = this.outcome(endpoint, AUTHENTICATE, reply)
+    return 'refused' in outcome ? outcome : { failed: 'failed' in outcome ? outcome.failed : why }
+  }
+
+  /** What an answer means for the request: done, try the next member, give up, or new token. */
+  private outcome(endpoint: string, path: string, reply: Reply, token?: string): Outcome {
+    if (!('status' in reply)) return reply
+    const { status, message } = reply
+    const why = `HTTP ${status}: ${message}`
+    if (token !== undefined && (status === 401 || TOKEN_REJECTED.test(message)))
+      return { rejected: why }
+    if (REQUEST_ERRORS.has(status))
+      return { refused: `etcd at ${endpoint} refused ${path}: ${why}${this.hint(message)}` }
+    if (status === 404)
+      return { failed: `${why} (no v3 JSON gateway here: etcd 3.4 or later is needed)` }
+    return { failed: why }
+  }
+
+  /** The setting to look at, for the refusals whose cause etcd does not spell out. */
+  private hint(message: string): string {
+    if (/CommonName of client/.test(message))
+      return (
+        " (with authentication enabled, etcd's JSON gateway refuses a client certificate that " +
+        'has a Common Name: give ETCD_CERT one without, e.g. openssl -subj /O=ipvlan-lan)'
+      )
+    if (!this.auth && /user name is empty|permission denied|auth token/.test(message))
+      return ' (etcd requires authentication: set ETCD_USER and ETCD_PASSWORD)'
+    if (this.auth && /permission denied/.test(message))
+      return (
+        ` (etcd user ${JSON.stringify(this.auth.user)} needs a role with readwrite ` +
+        'permission on the key prefix ETCD_PREFIX)'
+      )
+    return ''
+  }
+
+  /** One POST; an HTTP error is returned with etcd's message, a socket failure as `failed`. */
+  private async send(endpoint: string, path: string, body: string, token?: string): Promise<Reply> {
+    let status: number
+    let text: string
+    try {
+      const headers: Record<string, string> = token === undefined ? {} : { authorization: token }
+      ;({ status, text } = await this.transport.post(
+        endpoint + path,
+        body,
+        headers,
+        this.timeoutMs
+      ))
     } catch (error) {
-      return { failed: fetchFailure(error, this.timeoutMs) }
+      return { failed: messageOf(error) }
+    }
+    if (status !== 200) return { status, message: gatewayMessage(text) }
+    try {
+      return { answer: JSON.parse(text) }
+    } catch {
+      return { failed: `HTTP 200 with a body that is not JSON: ${snippet(text)}` }
     }
   }
 }
@@ -212,14 +319,6 @@ function gatewayMessage(text: string): string {
     // not JSON: the raw text below
   }
   return snippet(text)
-}
-
-/** What went wrong below HTTP: the timeout, or the socket error (ECONNREFUSED, ENOTFOUND...). */
-function fetchFailure(error: unknown, timeoutMs: number): string {
-  const name = (error as { name?: unknown } | null)?.name
-  if (name === 'TimeoutError' || name === 'AbortError') return `no answer within ${timeoutMs} ms`
-  const cause = error instanceof Error ? error.cause : undefined
-  return cause === undefined ? messageOf(error) : messageOf(cause)
 }
 
 function snippet(text: string): string {

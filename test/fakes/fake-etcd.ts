@@ -1,5 +1,6 @@
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 
 /**
@@ -7,6 +8,8 @@ import type { AddressInfo } from 'node:net'
  * /v3/kv/txn (compare MOD / CREATE / VERSION with EQUAL; put, delete of one key, range), with
  * etcd's revisions and its JSON quirks (base64 keys and values, int64 as strings, false and empty
  * fields left out). Several servers may share one FakeEtcdData: members of one cluster.
+ * Optionally /v3/auth/authenticate and tokens (each server its own, as etcd's `simple` tokens),
+ * answered with etcd 3.4's statuses and messages as measured, and https with client certificates.
  */
 interface Entry {
   value: Buffer
@@ -83,29 +86,69 @@ export class FakeEtcdData {
 /** How a member answers: normally, never, or after applying a txn it drops the connection. */
 export type FakeEtcdMode = 'normal' | 'hang' | 'apply-then-drop' | { status: number; body: string }
 
+/** etcd with authentication enabled. */
+export interface FakeEtcdAuth {
+  /** User name -> password. */
+  users: Map<string, string>
+  /** Tokens this member still accepts; clear() is a restart or an expiry. */
+  tokens: Set<string>
+  /** Tokens issued so far (successful authentications). */
+  issued: number
+  /** false: a token is forgotten as soon as it is issued (a member that rejects every token). */
+  keep: boolean
+}
+
 export interface FakeEtcd {
   url: string
   data: FakeEtcdData
   mode: FakeEtcdMode
   /** Paths of the requests received, in order. */
   requests: string[]
+  /** The Authorization header of each request, in order ('' when none). */
+  authorizations: string[]
+  /** Set: authentication is enabled. */
+  auth: FakeEtcdAuth | undefined
   close(): Promise<void>
+}
+
+/** Authentication on, with these users. */
+export const fakeAuth = (users: Record<string, string>): FakeEtcdAuth => ({
+  users: new Map(Object.entries(users)),
+  tokens: new Set(),
+  issued: 0,
+  keep: true,
+})
+
+/** PEM key, certificate and the CA client certificates must chain to (etcd --client-cert-auth). */
+export interface FakeEtcdTls {
+  key: Buffer
+  cert: Buffer
+  ca: Buffer
 }
 
 const latin1 = (b64: unknown): string =>
   Buffer.from(typeof b64 === 'string' ? b64 : '', 'base64').toString('latin1')
 
-export async function startFakeEtcd(data = new FakeEtcdData()): Promise<FakeEtcd> {
+export async function startFakeEtcd(
+  data = new FakeEtcdData(),
+  tls?: FakeEtcdTls
+): Promise<FakeEtcd> {
   const fake: FakeEtcd = {
     url: '',
     data,
     mode: 'normal',
     requests: [],
+    authorizations: [],
+    auth: undefined,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   }
-  const server = createServer((req, res) => void serve(fake, req, res))
+  const handler = (req: IncomingMessage, res: ServerResponse): void => void serve(fake, req, res)
+  const server = tls
+    ? createTlsServer({ ...tls, requestCert: true, rejectUnauthorized: true }, handler)
+    : createServer(handler)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const port = (server.address() as AddressInfo).port
+  fake.url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`
   const close = fake.close
   fake.close = () => {
     server.closeAllConnections()
@@ -126,6 +169,22 @@ async function serve(fake: FakeEtcd, req: IncomingMessage, res: ServerResponse):
   }
   const body = JSON.parse(text) as Record<string, unknown>
   const header = () => ({ cluster_id: '1', member_id: '2', revision: String(fake.data.revision) })
+  fake.authorizations.push(req.headers.authorization ?? '')
+  const auth = fake.auth
+  if (req.url === '/v3/auth/authenticate') {
+    if (!auth) return refuse(res, 412, 9, 'etcdserver: authentication is not enabled')
+    const name = String(body['name'])
+    if (!auth.users.has(name) || auth.users.get(name) !== body['password'])
+      return refuse(res, 400, 3, 'etcdserver: authentication failed, invalid user ID or password')
+    const token = `token-${++auth.issued}`
+    if (auth.keep) auth.tokens.add(token)
+    return reply(res, { header: header(), token })
+  }
+  if (auth) {
+    const token = req.headers.authorization
+    if (!token) return refuse(res, 400, 3, 'etcdserver: user name is empty')
+    if (!auth.tokens.has(token)) return refuse(res, 401, 16, 'etcdserver: invalid auth token')
+  }
   if (req.url === '/v3/kv/range') {
     const end = body['range_end'] === undefined ? undefined : latin1(body['range_end'])
     const kvs = fake.data.range(latin1(body['key']), end)
@@ -169,6 +228,13 @@ function apply(data: FakeEtcdData, op: Record<string, unknown>): object {
     return { response_range: kvs.length > 0 ? { kvs, count: String(kvs.length) } : {} }
   }
   throw new Error(`fake etcd: unsupported operation ${JSON.stringify(op)}`)
+}
+
+/** An error as the gateway spells it: the gRPC code and message, twice. */
+function refuse(res: ServerResponse, status: number, code: number, message: string): void {
+  res
+    .writeHead(status, { 'content-type': 'application/json' })
+    .end(JSON.stringify({ error: message, message, code }))
 }
 
 function reply(res: ServerResponse, body: object): void {

@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
+import type { IncomingMessage } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 
@@ -43,13 +46,34 @@ export interface EtcdPlace {
   peerPort: number
 }
 
+/** PEM file paths: etcd serves https and requires a client certificate from `ca`. */
+export interface EtcdTlsFiles {
+  serverCert: string
+  serverKey: string
+  ca: string
+  /** What the readiness probe presents. */
+  clientCert: string
+  clientKey: string
+}
+
+export interface EtcdOptions {
+  tls?: EtcdTlsFiles | undefined
+  /** More etcd flags (e.g. --auth-token-ttl). */
+  args?: string[] | undefined
+}
+
 /**
  * A one-member etcd on 127.0.0.1, ready when this resolves: it has answered a v3 range through
  * the JSON gateway the store uses (so the test knows etcd really runs, and is 3.4 or later).
  * Started again on the same place, it reopens the same data.
  */
-export async function startEtcd(place: EtcdPlace, timeoutMs = 60_000): Promise<EtcdProcess> {
-  const url = `http://127.0.0.1:${place.clientPort}`
+export async function startEtcd(
+  place: EtcdPlace,
+  timeoutMs = 60_000,
+  options: EtcdOptions = {}
+): Promise<EtcdProcess> {
+  const { tls } = options
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${place.clientPort}`
   const peer = `http://127.0.0.1:${place.peerPort}`
   const child = spawn(
     ETCD_BIN,
@@ -62,6 +86,15 @@ export async function startEtcd(place: EtcdPlace, timeoutMs = 60_000): Promise<E
       `--initial-advertise-peer-urls=${peer}`,
       `--initial-cluster=ipam-test=${peer}`,
       '--initial-cluster-state=new',
+      ...(tls
+        ? [
+            `--cert-file=${tls.serverCert}`,
+            `--key-file=${tls.serverKey}`,
+            `--trusted-ca-file=${tls.ca}`,
+            '--client-cert-auth',
+          ]
+        : []),
+      ...(options.args ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] }
   )
@@ -84,7 +117,7 @@ export async function startEtcd(place: EtcdPlace, timeoutMs = 60_000): Promise<E
       await kill()
       throw new Error(`etcd did not answer at ${url} within ${timeoutMs} ms:\n${output}`)
     }
-    ready = await answers(url)
+    ready = await answers(url, tls)
     if (!ready) await new Promise((resolve) => setTimeout(resolve, 200))
   }
   return {
@@ -97,15 +130,42 @@ export async function startEtcd(place: EtcdPlace, timeoutMs = 60_000): Promise<E
   }
 }
 
-async function answers(url: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${url}/v3/kv/range`, {
+/**
+ * Has etcd's v3 gateway answered a range? Yes also when it refuses it for want of a user (etcd
+ * with authentication enabled, restarted): that answer comes from the running server too.
+ */
+async function answers(url: string, tls: EtcdTlsFiles | undefined): Promise<boolean> {
+  const body = JSON.stringify({ key: Buffer.from('/').toString('base64') })
+  const answer = await new Promise<{ status: number; text: string } | undefined>((resolve) => {
+    const options = {
       method: 'POST',
-      body: JSON.stringify({ key: Buffer.from('/').toString('base64') }),
-      signal: AbortSignal.timeout(1000),
-    })
-    const body = (await response.json()) as { header?: { revision?: string } }
-    return response.status === 200 && typeof body.header?.revision === 'string'
+      timeout: 1000,
+      ...(tls
+        ? {
+            ca: readFileSync(tls.ca),
+            cert: readFileSync(tls.clientCert),
+            key: readFileSync(tls.clientKey),
+          }
+        : {}),
+    }
+    const done = (response: IncomingMessage): void => {
+      let text = ''
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()))
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text }))
+      response.on('error', () => resolve(undefined))
+    }
+    const request = tls
+      ? httpsRequest(url + '/v3/kv/range', options, done)
+      : httpRequest(url + '/v3/kv/range', options, done)
+    request.on('error', () => resolve(undefined))
+    request.on('timeout', () => request.destroy())
+    request.end(body)
+  })
+  if (!answer) return false
+  try {
+    const json = JSON.parse(answer.text) as { header?: { revision?: string }; message?: string }
+    if (answer.status === 200) return typeof json.header?.revision === 'string'
+    return /user name is empty|permission denied/.test(json.message ?? '')
   } catch {
     return false
   }

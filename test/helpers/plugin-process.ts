@@ -31,7 +31,14 @@ export interface PluginProcess {
  * a fresh socket, optionally managing another network namespace.
  */
 export async function startPlugin(
-  options: { stateDir?: string; netns?: string; args?: string[]; compiled?: boolean } = {}
+  options: {
+    stateDir?: string
+    netns?: string
+    args?: string[]
+    compiled?: boolean
+    /** Added to this process's environment (e.g. ETCD_PASSWORD, which has no flag). */
+    env?: Record<string, string>
+  } = {}
 ): Promise<PluginProcess> {
   const base = mkdtempSync(join(tmpdir(), 'ipvlan-lan-'))
   const socket = join(base, 'plugin.sock')
@@ -48,7 +55,11 @@ export async function startPlugin(
     ...(options.netns ? ['--netns', options.netns] : []),
     ...(options.args ?? []),
   ]
-  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, args, {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
+  })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))

@@ -13,12 +13,13 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { copyFile, lstat, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises'
+import { copyFile, lstat, mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { makeEtcdPki } from '../helpers/etcd-certs.ts'
 
 const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..')
 const NAME = 'ipvlan-lan-hosttest:latest'
@@ -82,17 +83,46 @@ async function ok(
   return result.stdout
 }
 
+interface InspectMount {
+  Name: string
+  Source: string
+  Destination: string
+  Type: string
+  Options: string[]
+  Settable: string[] | null
+}
+
+/** The mount as config.json declares it, without its description. */
+const mountShape = ({ Name, Source, Destination, Type, Options, Settable }: InspectMount) => ({
+  Name,
+  Source,
+  Destination,
+  Type,
+  Options,
+  Settable,
+})
+
+/** The one mount besides the propagated one: the etcd TLS files, an always-present stand-in. */
+const ETCD_MOUNT = {
+  Name: 'etcd',
+  Source: '/usr/share',
+  Destination: '/etc/ipvlan-lan/etcd',
+  Type: 'bind',
+  Options: ['rbind', 'ro'],
+  Settable: ['source'],
+}
+
 interface PluginInspect {
   Id: string
   Enabled: boolean
-  Settings: { Env: string[]; Mounts: unknown[]; Devices: unknown[]; Args: string[] }
+  Settings: { Env: string[]; Mounts: InspectMount[]; Devices: unknown[]; Args: string[] }
   Config: {
     Entrypoint: string[]
     WorkDir: string
     Interface: { Types: string[]; Socket: string }
     Network: { Type: string }
     Linux: { Capabilities: string[]; AllowAllDevices: boolean; Devices: unknown[] | null }
-    Mounts: unknown[] | null
+    Mounts: InspectMount[] | null
     PropagatedMount: string
     IpcHost: boolean
     PidHost: boolean
@@ -196,7 +226,8 @@ test('managed plugin on the host engine', { skip: skipReason(), timeout: 600_000
       { code: 'ENOENT' },
       'node_modules in the rootfs: the bundle should hold every dependency'
     )
-    for (const dir of ['run/docker/plugins', 'state', 'tmp', 'proc', 'sys', 'dev', 'etc']) {
+    const dirs = ['run/docker/plugins', 'state', 'tmp', 'proc', 'sys', 'dev', 'etc']
+    for (const dir of [...dirs, 'etc/ipvlan-lan/etcd']) {
       assert.ok((await stat(join(rootfs, dir))).isDirectory(), `rootfs lacks /${dir}/`)
     }
     await assert.rejects(lstat(join(rootfs, 'bin/sh')), { code: 'ENOENT' }, '/bin/sh in rootfs')
@@ -213,7 +244,7 @@ test('managed plugin on the host engine', { skip: skipReason(), timeout: 600_000
   })
 
   await t.test(
-    'docker plugin inspect: enabled, NET_ADMIN only, host network, no mounts',
+    'docker plugin inspect: enabled, NET_ADMIN only, host network, only the read-only etcd mount',
     async () => {
       const plugin = await inspect()
       assert.equal(plugin.Enabled, true)
@@ -228,8 +259,12 @@ test('managed plugin on the host engine', { skip: skipReason(), timeout: 600_000
       assert.equal(plugin.Config.Network.Type, 'host')
       assert.equal(plugin.Config.IpcHost, false)
       assert.equal(plugin.Config.PidHost, false)
-      assert.deepEqual(plugin.Config.Mounts ?? [], [], 'no mounts besides the propagated one')
-      assert.deepEqual(plugin.Settings.Mounts, [])
+      assert.deepEqual(
+        (plugin.Config.Mounts ?? []).map(mountShape),
+        [ETCD_MOUNT],
+        'no mounts besides the propagated one and the etcd TLS files'
+      )
+      assert.deepEqual(plugin.Settings.Mounts.map(mountShape), [ETCD_MOUNT])
       assert.equal(plugin.Config.PropagatedMount, '/state')
       assert.equal(plugin.Config.Entrypoint[0], '/usr/bin/node')
       assert.deepEqual(
@@ -241,6 +276,11 @@ test('managed plugin on the host engine', { skip: skipReason(), timeout: 600_000
           ['ETCD_PREFIX', '/ipvlan-lan/', ['value']],
           ['ETCD_TIMEOUT_MS', '3000', ['value']],
           ['HOST_ID', '', ['value']],
+          ['ETCD_CACERT', '', ['value']],
+          ['ETCD_CERT', '', ['value']],
+          ['ETCD_KEY', '', ['value']],
+          ['ETCD_USER', '', ['value']],
+          ['ETCD_PASSWORD', '', ['value']],
         ]
       )
       assert.deepEqual(plugin.Settings.Env, [
@@ -250,6 +290,11 @@ test('managed plugin on the host engine', { skip: skipReason(), timeout: 600_000
         'ETCD_PREFIX=/ipvlan-lan/',
         'ETCD_TIMEOUT_MS=3000',
         'HOST_ID=',
+        'ETCD_CACERT=',
+        'ETCD_CERT=',
+        'ETCD_KEY=',
+        'ETCD_USER=',
+        'ETCD_PASSWORD=',
       ])
     }
   )
@@ -325,6 +370,71 @@ test('managed plugin on the host engine', { skip: skipReason(), timeout: 600_000
     const after = (await readdir(stateDir())).sort()
     for (const entry of stateEntries) assert.ok(after.includes(entry), `${entry} vanished`)
   })
+
+  await t.test(
+    'etcd TLS files through the etcd mount: read at start from etcd.source; a missing one stops enable naming ETCD_CACERT',
+    async () => {
+      const certs = join(work, 'etcd-certs')
+      await mkdir(certs)
+      makeEtcdPki(certs)
+      const inPlugin = (file: string): string => `/etc/ipvlan-lan/etcd/${file}`
+      const tls = [
+        'ETCD_ENDPOINTS=https://127.0.0.1:9',
+        `ETCD_CACERT=${inPlugin('ca.pem')}`,
+        `ETCD_CERT=${inPlugin('client.pem')}`,
+        `ETCD_KEY=${inPlugin('client.key')}`,
+      ]
+      await ok('docker', ['plugin', 'disable', NAME])
+      await ok('docker', ['plugin', 'set', NAME, `etcd.source=${certs}`, ...tls])
+      assert.deepEqual(
+        (await inspect()).Settings.Mounts.map(mountShape),
+        [{ ...ETCD_MOUNT, Source: certs }],
+        'etcd.source sets the mount source'
+      )
+      let offset = (await stat(DOCKERD_LOG)).size
+      await ok('docker', ['plugin', 'enable', NAME])
+      // The plugin exits before listening when it cannot read a file: enabled means read.
+      await waitFor(`the plugin's start line naming its TLS files in ${DOCKERD_LOG}`, async () =>
+        // dockerd quotes the plugin's line again: its quotes may come escaped.
+        /cacert\\*":\\*"\/etc\/ipvlan-lan\/etcd\/ca\.pem/.test(await readFrom(DOCKERD_LOG, offset))
+      )
+
+      await ok('docker', ['plugin', 'disable', NAME])
+      await ok('docker', ['plugin', 'set', NAME, `ETCD_CACERT=${inPlugin('missing.pem')}`])
+      offset = (await stat(DOCKERD_LOG)).size
+      const enable = await run('docker', ['plugin', 'enable', NAME])
+      assert.notEqual(enable.code, 0, 'enable succeeded with a missing ETCD_CACERT file')
+      await waitFor(`the plugin's error naming ETCD_CACERT in ${DOCKERD_LOG}`, async () =>
+        (await readFrom(DOCKERD_LOG, offset)).includes(
+          `ETCD_CACERT: cannot read ${inPlugin('missing.pem')}: no such file`
+        )
+      )
+
+      // Back to the defaults, enabled, for the steps after.
+      await run('docker', ['plugin', 'disable', '-f', NAME])
+      const clear = ['ETCD_ENDPOINTS=', 'ETCD_CACERT=', 'ETCD_CERT=', 'ETCD_KEY=']
+      await ok('docker', ['plugin', 'set', NAME, 'etcd.source=/usr/share', ...clear])
+      // dockerd cleans up after the failed start asynchronously, and may still be restarting the
+      // plugin (moby HandleExitEvent): an enable right after can meet its containerd container
+      // ("id already in use", Docker 20.10.24) or find that restart, now with good settings,
+      // already enabled it. Retried until it is enabled.
+      await waitFor('the plugin enabled again after the failed start', async () => {
+        const again = await run('docker', ['plugin', 'enable', NAME])
+        if (again.code === 0 || /already enabled/.test(again.stderr)) return true
+        assert.match(again.stderr, /id already in use/, again.stderr)
+        return false
+      })
+      assert.equal((await inspect()).Enabled, true)
+      const socket = `/run/docker/plugins/${id}/ipvlan-lan.sock`
+      await waitFor('the plugin to answer again', async () =>
+        postSocket(socket, '/Plugin.Activate').then(
+          (answer) => answer.status === 200,
+          () => false
+        )
+      )
+      assert.deepEqual((await inspect()).Settings.Mounts.map(mountShape), [ETCD_MOUNT])
+    }
+  )
 
   await t.test('the installed rootfs has no shell either', async () => {
     const rootfs = join(dockerRoot, 'plugins', id, 'rootfs')

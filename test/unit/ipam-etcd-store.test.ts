@@ -271,7 +271,10 @@ describe('IpamEtcdStore', () => {
       new RegExp(`: etcd at ${refusing.url} refused /v3/kv/range: HTTP 400: ${message}$`)
     )
     refusing.mode = { status: 401, body: '{"message":"etcdserver: user name is empty"}' }
-    await assert.rejects(store.read(KEY), /HTTP 401: .*authentication is not supported/)
+    await assert.rejects(
+      store.read(KEY),
+      /HTTP 401: etcdserver: user name is empty \(etcd requires authentication: set ETCD_USER and ETCD_PASSWORD\)$/
+    )
     assert.equal(other.requests.length, 0)
   })
 
