@@ -1,6 +1,8 @@
 import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
 import * as v from 'valibot'
+import { IPAM_TIMER_FLAGS, parseIpamTimers } from './config-ipam.ts'
+import type { IpamTimers } from './config-ipam.ts'
 import { IFNAME_RULE, isValidIfname } from './ifname.ts'
 import { LOG_LEVELS } from './log.ts'
 import type { LogLevel } from './log.ts'
@@ -21,6 +23,8 @@ export interface Config {
   etcdTimeoutMs: number
   /** This host's name on its IPAM allocations: releases from other hosts leave them alone. */
   hostId: string
+  /** Reconciliation, heartbeat and dead-host reclaim (config-ipam.ts). */
+  ipamTimers: IpamTimers
 }
 
 /** Inside the managed plugin: the socket Docker expects and the propagated state mount. */
@@ -95,6 +99,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
       'etcd-prefix': { type: 'string' },
       'etcd-timeout-ms': { type: 'string' },
       'host-id': { type: 'string' },
+      ...IPAM_TIMER_FLAGS,
     },
     strict: true,
   })
@@ -115,7 +120,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     hostId,
   })
   if (!result.success) throw new Error(result.issues.map((issue) => issue.message).join('; '))
-  return result.output
+  return { ...result.output, ipamTimers: parseIpamTimers(values, env) }
 }
 
 /**

@@ -241,6 +241,10 @@ test('managed plugin on the host engine', { skip: skipReason(), timeout: 600_000
           ['ETCD_PREFIX', '/ipvlan-lan/', ['value']],
           ['ETCD_TIMEOUT_MS', '3000', ['value']],
           ['HOST_ID', '', ['value']],
+          ['IPAM_HEARTBEAT_INTERVAL', '30s', ['value']],
+          ['IPAM_RECONCILE_INTERVAL', '5m', ['value']],
+          ['IPAM_ORPHAN_AGE', '10m', ['value']],
+          ['IPAM_RECLAIM_AFTER', 'off', ['value']],
         ]
       )
       assert.deepEqual(plugin.Settings.Env, [
@@ -250,6 +254,10 @@ test('managed plugin on the host engine', { skip: skipReason(), timeout: 600_000
         'ETCD_PREFIX=/ipvlan-lan/',
         'ETCD_TIMEOUT_MS=3000',
         'HOST_ID=',
+        'IPAM_HEARTBEAT_INTERVAL=30s',
+        'IPAM_RECONCILE_INTERVAL=5m',
+        'IPAM_ORPHAN_AGE=10m',
+        'IPAM_RECLAIM_AFTER=off',
       ])
     }
   )
