@@ -83,8 +83,13 @@ describe('heartbeat and duplicate HOST_ID detection', () => {
     const beats = store.beats.bind(store)
     store.beats = () => Promise.reject(new Error('etcd unreachable at http://10.0.0.5:2379'))
     assert.equal(await a.liveness.beat(), 'unverified')
-    assert.ok(a.lines.some((l) => /^level=warn .*heartbeat not written.*etcd unreachable/.test(l)))
+    assert.equal(await a.liveness.beat(), 'unverified')
+    const warned = a.lines.filter((l) =>
+      /^level=warn .*heartbeat not written.*etcd unreachable/.test(l)
+    )
+    assert.equal(warned.length, 1, 'said once per outage')
     store.beats = beats
     assert.equal(await a.liveness.beat(), 'verified')
+    assert.ok(a.lines.some((l) => /^level=info .*heartbeat written again/.test(l)))
   })
 })

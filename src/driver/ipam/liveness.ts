@@ -34,6 +34,8 @@ export class HostLiveness {
   private foreign: { beat: StoredBeat; since: number } | undefined
   private duplicateOf: StoredBeat | undefined
   private running: Promise<LivenessState> | undefined
+  /** Beats failed in a row. */
+  private failures = 0
 
   constructor(opts: LivenessOptions) {
     this.opts = opts
@@ -68,11 +70,15 @@ export class HostLiveness {
     if (this.state === 'duplicate') return this.state
     try {
       await this.step()
+      if (this.failures > 0)
+        this.opts.log.info('ipam: heartbeat written again', { host: this.opts.host })
+      this.failures = 0
     } catch (error) {
-      this.opts.log.warn('ipam: heartbeat not written; trying again at the next one', {
-        host: this.opts.host,
-        error: messageOf(error),
-      })
+      // Said once per outage, not on every beat while the store is away.
+      const fields = { host: this.opts.host, error: messageOf(error) }
+      if (this.failures++ === 0)
+        this.opts.log.warn('ipam: heartbeat not written; trying again at every beat', fields)
+      else this.opts.log.debug('ipam: heartbeat still not written', fields)
     }
     return this.state
   }
