@@ -110,6 +110,26 @@ describe('dead-host reclaim after IPAM_RECLAIM_AFTER', () => {
   })
 })
 
+test('two hosts reclaiming the same dead one at once: each address released once, no conflict reported', async () => {
+  const { store, a } = await cluster(DAY)
+  const c = testHost('node-c', store, { graceMs: DAY })
+  a.clock.wall += DAY
+  c.clock.wall = a.clock.wall
+  assert.equal(await c.liveness.beat(), 'verified')
+  assert.equal(await a.liveness.beat(), 'verified') // node-a is alive too: only node-b is silent
+  const before = store.conflicts
+  const [ra, rc] = await Promise.all([a.reconciler.pass(), c.reconciler.pass()])
+  const reports = [...ra.reclaims, ...rc.reclaims]
+  const released = reports.flatMap((r) => r.released.map((x) => x.address)).sort()
+  assert.deepEqual(released, ['10.0.0.1', '10.0.0.3', '10.0.0.40', '2001:db8::1'])
+  assert.deepEqual(
+    reports.flatMap((r) => r.conflicts),
+    []
+  )
+  assert.ok(store.conflicts > before, 'the two reclaims did collide')
+  assert.deepEqual(holders(store), { '10.0.0.1': ['node-a'], '10.0.0.2': ['node-a'] })
+})
+
 describe('operator reclaim (IpamAdmin.ReclaimHost)', () => {
   test('refuses this host itself, and a host that beat recently unless forced', async () => {
     const { a } = await cluster()
