@@ -103,7 +103,9 @@ export class HostReclaimer {
             next,
             unlessBeatMoved: guard,
           })
-          ;(done ? report.released : report.conflicts).push(item)
+          if (done) report.released.push(item)
+          // Another host reclaiming the same one got there first: nothing left to report.
+          else if (await stillHeld(store, key, entry.address, host)) report.conflicts.push(item)
         }
       })
     }
@@ -130,4 +132,14 @@ const where = (key: SubnetKey) => ({ addressSpace: key.addressSpace, subnet: key
 
 function plainOf({ address, kind, holders }: StoredAllocation): Allocation {
   return { address, kind, holders }
+}
+
+async function stillHeld(
+  store: IpamStore,
+  key: SubnetKey,
+  address: string,
+  host: string
+): Promise<boolean> {
+  const entry = (await store.read(key)).allocations.find((e) => e.address === address)
+  return entry?.holders.some((holder) => holder.host === host) ?? false
 }
