@@ -168,8 +168,8 @@ export class IpamReconciler {
       if (done) report.retaken.push(endpoint.address)
       log.error(
         `ipam: ADDRESS RECLAIMED: ${endpoint.address} of endpoint ${fields.endpoint} on this ` +
-          'host was no longer held by this host (reclaimed while it was away, or released by ' +
-          `hand); ${done ? 'taken back for it' : 'it changed meanwhile: judged again next pass'}`,
+          'host was not held by this host (reclaimed while it was away, released by hand, or ' +
+          `never recorded in this store, as after a switch to etcd); ${done ? 'taken back for it' : 'it changed meanwhile: judged again next pass'}`,
         fields
       )
     }
