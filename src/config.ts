@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util'
 import * as v from 'valibot'
 import { ETCD_ACCESS_FLAGS, loadEtcdAccess } from './etcd-access-config.ts'
 import type { EtcdAccess } from './etcd-access-config.ts'
+import { IPAM_TIMER_FLAGS, parseIpamTimers } from './config-ipam.ts'
+import type { IpamTimers } from './config-ipam.ts'
 import { IFNAME_RULE, isValidIfname } from './ifname.ts'
 import { LOG_LEVELS } from './log.ts'
 import type { LogLevel } from './log.ts'
@@ -25,6 +27,8 @@ export interface Config {
   hostId: string
   /** etcd TLS files and user (etcd-access-config.ts). */
   etcdAccess: EtcdAccess
+  /** Reconciliation, heartbeat and dead-host reclaim (config-ipam.ts). */
+  ipamTimers: IpamTimers
 }
 
 /** Inside the managed plugin: the socket Docker expects and the propagated state mount. */
@@ -100,6 +104,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
       'etcd-timeout-ms': { type: 'string' },
       'host-id': { type: 'string' },
       ...ETCD_ACCESS_FLAGS,
+      ...IPAM_TIMER_FLAGS,
     },
     strict: true,
   })
@@ -120,7 +125,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     hostId,
   })
   if (!result.success) throw new Error(result.issues.map((issue) => issue.message).join('; '))
-  return { ...result.output, etcdAccess: loadEtcdAccess(values, env, result.output.etcdEndpoints) }
+  return {
+    ...result.output,
+    etcdAccess: loadEtcdAccess(values, env, result.output.etcdEndpoints),
+    ipamTimers: parseIpamTimers(values, env),
+  }
 }
 
 /**

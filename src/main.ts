@@ -1,13 +1,21 @@
+import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { loadConfig } from './config.ts'
 import { IpvlanDriver } from './driver/driver.ts'
 import { Ipam } from './driver/ipam/ipam.ts'
+import { HostLiveness } from './driver/ipam/liveness.ts'
+import { HostReclaimer } from './driver/ipam/reclaim.ts'
+import { IpamReconciler } from './driver/ipam/reconciler.ts'
+import type { IpamReconcileReport } from './driver/ipam/reconciler.ts'
+import { servedView } from './driver/ipam/served.ts'
 import { messageOf } from './errors.ts'
 import { createApp } from './http/app.ts'
+import { mountIpamAdminRoutes } from './http/ipam-admin-routes.ts'
 import { mountIpamRoutes } from './http/ipam-routes.ts'
 import { createIproute2 } from './link/iproute2.ts'
 import { execaRunner } from './link/runner.ts'
 import { createLogger } from './log.ts'
+import type { Logger } from './log.ts'
 import { close, listenUnix } from './server.ts'
 import { readEtcdTls } from './store/etcd-tls.ts'
 import { IpamEtcdStore } from './store/ipam-etcd-store.ts'
@@ -58,15 +66,49 @@ async function main(): Promise<void> {
           auth: config.etcdAccess.auth,
         })
       : new IpamLocalStore(join(config.stateDir, 'ipam'), log)
-  // HOST_ID, or the host name (config.ts): must differ between hosts sharing one etcd.
-  const ipam = new Ipam({ store: ipamStore, host: config.hostId, log })
+  // HOST_ID, or the host name (config.ts): must differ between hosts sharing one etcd. The
+  // heartbeat carries a random id per process, which tells a second process with the same HOST_ID.
+  const timers = config.ipamTimers
+  const liveness = new HostLiveness({
+    store: ipamStore,
+    host: config.hostId,
+    instance: randomUUID(),
+    everyMs: timers.heartbeatMs,
+    log,
+    now: Date.now,
+  })
+  const ipam = new Ipam({
+    store: ipamStore,
+    host: config.hostId,
+    log,
+    refusal: () => liveness.refusal(),
+  })
+  const reclaimer = new HostReclaimer({
+    ipam,
+    store: ipamStore,
+    log,
+    now: Date.now,
+    graceMs: timers.reclaimAfterMs,
+  })
+  const reconciler = new IpamReconciler({
+    ipam,
+    store: ipamStore,
+    log,
+    served: () => servedView(driver.networks(), driver.endpoints()),
+    liveness,
+    reclaimer,
+    minAgeMs: timers.orphanAgeMs,
+    monotonic: () => performance.now(),
+  })
   mountIpamRoutes(app, { ipam, log })
+  mountIpamAdminRoutes(app, { reclaimer, log })
   const server = await listenUnix(app, config.socketPath)
   log.info('listening', {
     socket: config.socketPath,
     stateDir: config.stateDir,
     logLevel: config.logLevel,
     hostId: config.hostId,
+    ipamTimers: timers,
     ipam:
       config.etcdEndpoints.length > 0
         ? {
@@ -85,6 +127,28 @@ async function main(): Promise<void> {
     (error: unknown) => log.error('start-up reconciliation failed', { error: messageOf(error) })
   )
 
+  // IPAM heartbeat and reconciliation: timers only, nothing awaits them, so activation and the
+  // network driver never wait on the store. The first pass runs once the heartbeat proved that
+  // HOST_ID is this process's alone, then every IPAM_RECONCILE_INTERVAL.
+  const reconcileMs = timers.reconcileMs
+  const pass = (): void => {
+    reconciler.pass().then(
+      (report) => logPass(log, report),
+      (error: unknown) => log.warn('ipam reconciliation failed', { error: messageOf(error) })
+    )
+  }
+  let firstPass = reconcileMs !== undefined
+  const beat = (): void => {
+    void liveness.beat().then((state) => {
+      if (state !== 'verified' || !firstPass) return
+      firstPass = false
+      pass()
+    })
+  }
+  beat()
+  setInterval(beat, timers.heartbeatMs).unref()
+  if (reconcileMs !== undefined) setInterval(pass, reconcileMs).unref()
+
   const stop = (signal: string): void => {
     log.info('stopping', { signal })
     // Queued link deletions are finished if they can be within the grace period below; any left
@@ -96,6 +160,15 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+}
+
+function logPass(log: Logger, report: IpamReconcileReport): void {
+  const { skipped, released, young, retaken, heldElsewhere, failed } = report
+  const reclaimed = report.reclaims.flatMap((r) => r.released.map((x) => `${r.host}:${x.address}`))
+  const fields = { skipped, released, young, retaken, heldElsewhere, failed, reclaimed }
+  const quiet = [released, retaken, heldElsewhere, failed, reclaimed].every((l) => l.length === 0)
+  if (quiet) log.debug('ipam reconciliation pass', fields)
+  else log.info('ipam reconciliation pass', fields)
 }
 
 main().catch((error: unknown) => {

@@ -11,6 +11,11 @@ export type IpvlanFlag = (typeof IPVLAN_FLAGS)[number]
 export interface Subnet {
   pool: string
   gateway?: string | undefined
+  /**
+   * The IPAM address space Docker named at CreateNetwork ("lan": this plugin's IPAM). Absent in
+   * records of older plugin versions: IPAM reconciliation leaves such subnets alone.
+   */
+  addressSpace?: string | undefined
 }
 
 /** How a network's parent came to be, which decides whether we delete it with the network. */

@@ -64,7 +64,7 @@ export async function createNetwork(ctx: DriverContext, input: CreateNetworkInpu
           known.internal === options.internal &&
           (known.sharedParent ?? false) === options.sharedParent &&
           JSON.stringify(known.hostAccess) === JSON.stringify(hostAccess) &&
-          JSON.stringify([known.ipv4, known.ipv6]) === JSON.stringify([ipv4, ipv6])
+          JSON.stringify(pools(known)) === JSON.stringify(pools({ ipv4, ipv6 }))
         if (same) return
         throw new DriverError(
           'conflict',
@@ -144,4 +144,14 @@ export async function deleteNetwork(ctx: DriverContext, networkId: string): Prom
       ctx.log.info('network deleted', { network: short(networkId) })
     })
   )
+}
+
+/**
+ * Pools and gateways, without the address space: a record written before the space was recorded
+ * is still the same network when Docker sends it again.
+ */
+function pools(network: Pick<NetworkRecord, 'ipv4' | 'ipv6'>): object {
+  const strip = (list: NetworkRecord['ipv4']) =>
+    list.map(({ pool, gateway }) => ({ pool, gateway }))
+  return [strip(network.ipv4), strip(network.ipv6)]
 }

@@ -21,6 +21,8 @@ export interface IpamInput {
   gateway?: string | undefined
   /** The values of `--aux-address` in this pool, as IPAM sends them (CIDR, or a plain IP). */
   auxAddresses?: readonly string[] | undefined
+  /** The IPAM's address space ("lan" for this plugin's IPAM, "LocalDefault" for Docker's). */
+  addressSpace?: string | undefined
 }
 
 export interface NetworkOptions {
@@ -163,13 +165,15 @@ export function parseSubnets(data: readonly IpamInput[], family: 4 | 6): Subnet[
     }
     // Docker sends 0.0.0.0/0 when IPv4 is disabled on engines that always send IPv4Data.
     if (pool.prefix === 0) return []
-    if (entry.gateway === undefined || entry.gateway === '') return [{ pool: entry.pool }]
+    // Recorded only when given, so records without it stay as they were.
+    const space = entry.addressSpace ? { addressSpace: entry.addressSpace } : {}
+    if (entry.gateway === undefined || entry.gateway === '') return [{ pool: entry.pool, ...space }]
     const gateway = parseCidr(entry.gateway)
     if (!gateway || gateway.family !== family) {
       throw invalid(
         `${field}[${index}].Gateway: "${printable(entry.gateway)}" is not an IPv${family} address in CIDR form`
       )
     }
-    return [{ pool: entry.pool, gateway: gateway.ip }]
+    return [{ pool: entry.pool, gateway: gateway.ip, ...space }]
   })
 }

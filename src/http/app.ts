@@ -215,6 +215,7 @@ function networkOptions(options: NetworkOptionsBody): NetworkOptionsInput {
 function ipam(
   list:
     | readonly {
+        AddressSpace?: string | undefined
         Pool: string
         Gateway?: string | undefined
         AuxAddresses?: Record<string, unknown> | null | undefined
@@ -224,6 +225,7 @@ function ipam(
   return (list ?? []).map((entry) => ({
     pool: entry.Pool,
     gateway: entry.Gateway,
+    addressSpace: entry.AddressSpace,
     // Only string values can be addresses; anything else cannot match a host_address.
     auxAddresses: Object.values(entry.AuxAddresses ?? {}).filter(
       (value): value is string => typeof value === 'string'

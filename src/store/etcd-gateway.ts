@@ -61,6 +61,8 @@ export type Operation = { put: { key: string; value: string } } | { delete: { ke
 
 export interface TxnResult {
   succeeded: boolean
+  /** The store's revision after the txn: on success, the written key's new mod_revision. */
+  revision: number
   /** On failure, the compared key as it is now (undefined: absent). */
   current: KeyValue | undefined
 }
@@ -144,23 +146,36 @@ export class EtcdGateway {
   }
 
   /**
-   * If(compare) Then(operation) Else(read the compared key). The Else read costs nothing extra
-   * and lets a caller whose earlier attempt's answer was lost recognise its own write.
+   * If(compare and every one of `also`) Then(operation) Else(read the compared key). The Else
+   * read costs nothing extra and lets a caller whose earlier attempt's answer was lost recognise
+   * its own write.
    */
-  async txn(compare: Compare, operation: Operation): Promise<TxnResult> {
+  async txn(
+    compare: Compare,
+    operation: Operation,
+    also: readonly Compare[] = []
+  ): Promise<TxnResult> {
     const key = b64(compare.key)
-    const condition =
-      compare.modRevision === 0
-        ? { key, target: 'CREATE', result: 'EQUAL', create_revision: '0' }
-        : { key, target: 'MOD', result: 'EQUAL', mod_revision: String(compare.modRevision) }
+    const condition = (c: Compare) =>
+      c.modRevision === 0
+        ? { key: b64(c.key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }
+        : { key: b64(c.key), target: 'MOD', result: 'EQUAL', mod_revision: String(c.modRevision) }
     const then =
       'put' in operation
         ? { request_put: { key: b64(operation.put.key), value: b64(operation.put.value) } }
         : { request_delete_range: { key: b64(operation.delete.key) } }
-    const body = { compare: [condition], success: [then], failure: [{ request_range: { key } }] }
+    const body = {
+      compare: [compare, ...also].map(condition),
+      success: [then],
+      failure: [{ request_range: { key } }],
+    }
     const answer = parse(TxnAnswer, await this.post('/v3/kv/txn', body), 'txn')
     const found = answer.responses[0]?.response_range?.kvs[0]
-    return { succeeded: answer.succeeded, current: found && kv(found) }
+    return {
+      succeeded: answer.succeeded,
+      revision: answer.header.revision,
+      current: found && kv(found),
+    }
   }
 
   /** Closes idle connections (tests). */

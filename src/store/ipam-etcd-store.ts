@@ -1,17 +1,25 @@
 import { randomUUID } from 'node:crypto'
-import { formatIp, parseIp } from '../driver/ipam/address.ts'
 import type { Prefix } from '../driver/ipam/address.ts'
 import type {
   AllocationChange,
+  HostBeat,
   IpamStore,
   StoredAllocation,
+  StoredBeat,
   SubnetAllocations,
   SubnetKey,
 } from '../driver/ports/ipam-store.ts'
 import { EtcdGateway } from './etcd-gateway.ts'
 import type { EtcdGatewayOptions, KeyValue } from './etcd-gateway.ts'
 import { IPAM_ETCD_VALUE_VERSION, decodeValue, encodeValue } from './ipam-etcd-records.ts'
-import { checkedSubnet, isCanonicalAddressOf, subnetSegment } from './ipam-keys.ts'
+import { BEAT_HOST, decodeBeat, encodeBeat } from './ipam-etcd-beats.ts'
+import {
+  checkedSubnet,
+  isCanonicalAddressOf,
+  refuseForeignAddress,
+  subnetOfSegment,
+  subnetSegment,
+} from './ipam-keys.ts'
 
 export const DEFAULT_ETCD_PREFIX = '/ipvlan-lan/'
 
@@ -31,6 +39,10 @@ export interface IpamEtcdStoreOptions extends EtcdGatewayOptions {
  * etcd may still have containers on the address (Kontena IPAM's lesson). Nothing is contacted
  * before the first IPAM request, so the plugin starts (and serves the network driver) without
  * etcd.
+ *
+ * Heartbeats: one key per host, `<prefix>hosts/<host>`, rewritten by compare-and-set every
+ * IPAM_HEARTBEAT_INTERVAL, also without a lease (a lease would expire with the connection, and
+ * its expiry is exactly what must not free anything by itself).
  */
 export class IpamEtcdStore implements IpamStore {
   private readonly gateway: EtcdGateway
@@ -51,21 +63,71 @@ export class IpamEtcdStore implements IpamStore {
 
   async commit(key: SubnetKey, change: AllocationChange): Promise<boolean> {
     const { folder } = this.locate(key)
-    if (change.next && change.next.address !== change.address)
-      throw new Error(`IPAM change of ${change.address} carries ${change.next.address}`)
-    const address = parseIp(change.address)
-    if (!address || formatIp(address) !== change.address)
-      throw new Error(`refusing IPAM change of ${JSON.stringify(change.address)}`)
+    refuseForeignAddress(key, change)
     const name = folder + change.address
     const value = change.next && encodeValue(change.next, randomUUID())
+    const guard = change.unlessBeatMoved
     const outcome = await this.gateway.txn(
       { key: name, modRevision: change.expect },
-      value === undefined ? { delete: { key: name } } : { put: { key: name, value } }
+      value === undefined ? { delete: { key: name } } : { put: { key: name, value } },
+      guard ? [{ key: this.beatKey(guard.host), modRevision: guard.revision }] : []
     )
     if (outcome.succeeded) return true
     // The gateway tries the next member when one fails; if the failed one had applied the put
     // before its answer was lost, the key now holds exactly this write (its random id): done.
     return value !== undefined && outcome.current?.value === value
+  }
+
+  /** Every (space, subnet) with at least one key: one range over `<prefix>ipam/`. */
+  async subnets(): Promise<SubnetKey[]> {
+    const base = `${this.prefix}ipam/`
+    const { kvs } = await this.gateway.range(base)
+    const found = new Map<string, SubnetKey>()
+    for (const { key } of kvs) {
+      const [addressSpace = '', segment = ''] = key.slice(base.length).split('/')
+      const subnetKey = { addressSpace, subnet: subnetOfSegment(segment) }
+      try {
+        checkedSubnet(subnetKey)
+      } catch {
+        continue // not a key this store writes; read() of a real subnet still judges its keys
+      }
+      found.set(`${addressSpace} ${subnetKey.subnet}`, subnetKey)
+    }
+    return [...found.values()]
+  }
+
+  /** Every host's beat; a key that is not a usable beat is skipped (and so never reclaims). */
+  async beats(): Promise<StoredBeat[]> {
+    const base = `${this.prefix}hosts/`
+    const { kvs } = await this.gateway.range(base)
+    return kvs.flatMap((entry) => {
+      const decoded = decodeBeat(entry.value)
+      if ('reason' in decoded || entry.key !== this.beatKey(decoded.beat.host)) return []
+      return [{ ...decoded.beat, revision: entry.modRevision }]
+    })
+  }
+
+  async beat(
+    beat: HostBeat,
+    expect: number
+  ): Promise<{ revision: number } | { current: StoredBeat | undefined }> {
+    const name = this.beatKey(beat.host)
+    const outcome = await this.gateway.txn(
+      { key: name, modRevision: expect },
+      { put: { key: name, value: encodeBeat(beat) } }
+    )
+    if (outcome.succeeded) return { revision: outcome.revision }
+    if (!outcome.current) return { current: undefined }
+    const decoded = decodeBeat(outcome.current.value)
+    if ('reason' in decoded)
+      throw new Error(`etcd key ${name} is not a usable heartbeat (${decoded.reason})`)
+    return { current: { ...decoded.beat, revision: outcome.current.modRevision } }
+  }
+
+  private beatKey(host: string): string {
+    if (!BEAT_HOST.test(host))
+      throw new Error(`refusing heartbeat key for host ${JSON.stringify(host)}`)
+    return `${this.prefix}hosts/${host}`
   }
 
   /** Keys come from checked names only: a safe space name and a canonical subnet. */

@@ -5,15 +5,23 @@ import type { Allocation } from '../driver/ipam/model.ts'
 import { KeyedMutex } from '../driver/lock.ts'
 import type {
   AllocationChange,
+  HostBeat,
   IpamStore,
   StoredAllocation,
+  StoredBeat,
   SubnetAllocations,
   SubnetKey,
 } from '../driver/ports/ipam-store.ts'
 import type { Logger } from '../log.ts'
 import { writeFileAtomic, isLeftoverOf } from './atomic-write.ts'
 import { DirSync, syncDir } from './dir-sync.ts'
-import { checkedSubnet, isCanonicalAddressOf, subnetSegment } from './ipam-keys.ts'
+import {
+  checkedSubnet,
+  isCanonicalAddressOf,
+  refuseForeignAddress,
+  subnetOfSegment,
+  subnetSegment,
+} from './ipam-keys.ts'
 import { IPAM_STATE_VERSION, decodeSubnetFile } from './ipam-records.ts'
 import type { SubnetFileContent } from './ipam-records.ts'
 
@@ -27,6 +35,9 @@ interface Table {
  * ("10.0.0.0_24.json"), rewritten whole and atomically on every change. This process is the only
  * writer, so each table is read once and then served from memory; a mutex per table makes each
  * compare-and-set atomic. Revisions count the table's changes and survive restarts.
+ *
+ * Heartbeats live in memory only: one process is the only host of these files, so a beat says
+ * nothing another process could read, and nothing of it needs to survive a restart.
  */
 export class IpamLocalStore implements IpamStore {
   private readonly dir: string
@@ -35,6 +46,8 @@ export class IpamLocalStore implements IpamStore {
   private readonly mutex = new KeyedMutex()
   private readonly dirSyncs = new Map<string, DirSync>()
   private readonly madeDirs = new Set<string>()
+  private readonly hostBeats = new Map<string, StoredBeat>()
+  private beatRevision = 0
 
   constructor(dir: string, log: Logger) {
     this.dir = dir
@@ -54,11 +67,12 @@ export class IpamLocalStore implements IpamStore {
 
   async commit(key: SubnetKey, change: AllocationChange): Promise<boolean> {
     const { name, folder, file } = this.locate(key)
-    if (change.next && change.next.address !== change.address)
-      throw new Error(`IPAM change of ${change.address} carries ${change.next.address}`)
+    refuseForeignAddress(key, change)
     return this.mutex.run(name, async () => {
       const table = await this.table(key)
       if ((table.entries.get(change.address)?.revision ?? 0) !== change.expect) return false
+      const guard = change.unlessBeatMoved
+      if (guard && (this.hostBeats.get(guard.host)?.revision ?? 0) !== guard.revision) return false
       const revision = table.revision + 1
       const entries = new Map(table.entries)
       if (change.next) entries.set(change.address, stored(change.next, revision))
@@ -82,6 +96,49 @@ export class IpamLocalStore implements IpamStore {
       table.entries = entries
       return true
     })
+  }
+
+  /** Every table with a file, and every table read since start. */
+  async subnets(): Promise<SubnetKey[]> {
+    const found = new Map<string, SubnetKey>()
+    const spaces = await readdir(this.dir).catch((error: unknown) => {
+      if (isNotFound(error)) return []
+      throw ioError('list', this.dir, error)
+    })
+    for (const addressSpace of spaces) {
+      const files = await readdir(join(this.dir, addressSpace)).catch(() => [])
+      for (const file of files) {
+        if (!file.endsWith('.json')) continue
+        const subnet = subnetOfSegment(file.slice(0, -'.json'.length))
+        const key = { addressSpace, subnet }
+        try {
+          checkedSubnet(key)
+        } catch {
+          continue // not a table file this store writes
+        }
+        found.set(`${addressSpace} ${subnet}`, key)
+      }
+    }
+    for (const name of this.tables.keys()) {
+      const [addressSpace = '', subnet = ''] = name.split(' ')
+      found.set(name, { addressSpace, subnet })
+    }
+    return [...found.values()]
+  }
+
+  async beats(): Promise<StoredBeat[]> {
+    return structuredClone([...this.hostBeats.values()])
+  }
+
+  async beat(
+    beat: HostBeat,
+    expect: number
+  ): Promise<{ revision: number } | { current: StoredBeat | undefined }> {
+    const current = this.hostBeats.get(beat.host)
+    if ((current?.revision ?? 0) !== expect) return { current: structuredClone(current) }
+    const revision = ++this.beatRevision
+    this.hostBeats.set(beat.host, { ...structuredClone(beat), revision })
+    return { revision }
   }
 
   /** Where a table lives. Keys become paths: anything but a safe space name and a canonical subnet is refused. */

@@ -36,7 +36,11 @@ export function migrate(json: unknown): { newer: number } | { value: unknown } {
   return { value: record }
 }
 
-const Subnet = v.object({ pool: v.string(), gateway: v.optional(v.string()) })
+const Subnet = v.object({
+  pool: v.string(),
+  gateway: v.optional(v.string()),
+  addressSpace: v.optional(v.string()),
+})
 
 export const NetworkFile = v.object({
   version: v.literal(CURRENT_STATE_VERSION),

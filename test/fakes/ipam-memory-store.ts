@@ -1,8 +1,10 @@
 import type { Allocation } from '../../src/driver/ipam/model.ts'
 import type {
   AllocationChange,
+  HostBeat,
   IpamStore,
   StoredAllocation,
+  StoredBeat,
   SubnetAllocations,
   SubnetKey,
 } from '../../src/driver/ports/ipam-store.ts'
@@ -20,6 +22,8 @@ const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(res
  */
 export class MemoryIpamStore implements IpamStore {
   private readonly tables = new Map<string, Table>()
+  private readonly hostBeats = new Map<string, StoredBeat>()
+  private beatRevision = 0
   commits = 0
   conflicts = 0
   /** Runs before each commit is judged: a test plays another host that got there first. */
@@ -36,12 +40,46 @@ export class MemoryIpamStore implements IpamStore {
     this.commits++
     this.beforeCommit?.(key, change)
     const table = this.table(key)
-    if ((table.entries.get(change.address)?.revision ?? 0) !== change.expect) {
+    const guard = change.unlessBeatMoved
+    if (
+      (table.entries.get(change.address)?.revision ?? 0) !== change.expect ||
+      (guard && (this.hostBeats.get(guard.host)?.revision ?? 0) !== guard.revision)
+    ) {
       this.conflicts++
       return false
     }
     this.apply(table, change.address, change.next)
     return true
+  }
+
+  async subnets(): Promise<SubnetKey[]> {
+    await yieldTurn()
+    return [...this.tables.keys()].map((name) => {
+      const [addressSpace = '', subnet = ''] = name.split(' ')
+      return { addressSpace, subnet }
+    })
+  }
+
+  async beats(): Promise<StoredBeat[]> {
+    await yieldTurn()
+    return structuredClone([...this.hostBeats.values()])
+  }
+
+  async beat(
+    beat: HostBeat,
+    expect: number
+  ): Promise<{ revision: number } | { current: StoredBeat | undefined }> {
+    await yieldTurn()
+    const current = this.hostBeats.get(beat.host)
+    if ((current?.revision ?? 0) !== expect) return { current: structuredClone(current) }
+    return { revision: this.putBeat(beat) }
+  }
+
+  /** Writes a heartbeat without any check, as another host would; its new revision. */
+  putBeat(beat: HostBeat): number {
+    const revision = ++this.beatRevision
+    this.hostBeats.set(beat.host, { ...structuredClone(beat), revision })
+    return revision
   }
 
   /** Writes without any check, as another host's commit would. */

@@ -9,7 +9,9 @@ export function seedNetworkRecord(
   stateDir: string,
   networkId: string,
   pool: string,
-  gateway: string
+  gateway: string,
+  /** The IPAM's address space, as Docker names it at CreateNetwork ("lan": this plugin's IPAM). */
+  addressSpace?: string
 ): void {
   mkdirSync(join(stateDir, 'networks'), { recursive: true })
   const record = {
@@ -20,7 +22,7 @@ export function seedNetworkRecord(
     mode: 'l2',
     flag: 'bridge',
     internal: false,
-    ipv4: [{ pool, gateway }],
+    ipv4: [{ pool, gateway, ...(addressSpace ? { addressSpace } : {}) }],
     ipv6: [],
   }
   writeFileSync(join(stateDir, 'networks', `${networkId}.json`), JSON.stringify(record))

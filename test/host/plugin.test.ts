@@ -281,6 +281,10 @@ test('managed plugin on the host engine', { skip: skipReason(), timeout: 600_000
           ['ETCD_KEY', '', ['value']],
           ['ETCD_USER', '', ['value']],
           ['ETCD_PASSWORD', '', ['value']],
+          ['IPAM_HEARTBEAT_INTERVAL', '30s', ['value']],
+          ['IPAM_RECONCILE_INTERVAL', '5m', ['value']],
+          ['IPAM_ORPHAN_AGE', '10m', ['value']],
+          ['IPAM_RECLAIM_AFTER', 'off', ['value']],
         ]
       )
       assert.deepEqual(plugin.Settings.Env, [
@@ -295,6 +299,10 @@ test('managed plugin on the host engine', { skip: skipReason(), timeout: 600_000
         'ETCD_KEY=',
         'ETCD_USER=',
         'ETCD_PASSWORD=',
+        'IPAM_HEARTBEAT_INTERVAL=30s',
+        'IPAM_RECONCILE_INTERVAL=5m',
+        'IPAM_ORPHAN_AGE=10m',
+        'IPAM_RECLAIM_AFTER=off',
       ])
     }
   )

@@ -50,6 +50,15 @@ class CountingStore implements IpamStore {
     if (!done) this.conflicts++
     return done
   }
+  subnets(): Promise<SubnetKey[]> {
+    return this.inner.subnets()
+  }
+  beats(): ReturnType<IpamStore['beats']> {
+    return this.inner.beats()
+  }
+  beat(...args: Parameters<IpamStore['beat']>): ReturnType<IpamStore['beat']> {
+    return this.inner.beat(...args)
+  }
 }
 
 const ask = (ipam: Ipam, address = ''): Promise<string> =>

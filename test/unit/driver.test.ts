@@ -163,6 +163,30 @@ describe('IpvlanDriver.createNetwork', () => {
     )
   })
 
+  test('a record without the IPAM address space (older plugin) still matches the same CreateNetwork with it; the space is recorded when given', async () => {
+    const store = new MemoryStore(INSTANCE)
+    const first = await setup(['eth0'], store)
+    await first.driver.createNetwork(network(NET, { parent: 'eth0' }))
+    assert.deepEqual(store.networks.get(NET)?.ipv4, [
+      { pool: '192.168.10.0/24', gateway: '192.168.10.1' },
+    ])
+    const again = await setup(['eth0'], store)
+    const withSpace = { pool: '192.168.10.0/24', gateway: '192.168.10.1/24', addressSpace: 'lan' }
+    await again.driver.createNetwork(network(NET, { parent: 'eth0' }, { ipv4: [withSpace] }))
+    await rejectsWith(
+      again.driver.createNetwork(
+        network(NET, { parent: 'eth0' }, { ipv4: [{ ...withSpace, pool: '10.1.0.0/16' }] })
+      ),
+      'conflict',
+      /already exists with other options/
+    )
+    const fresh = await setup(['eth0'])
+    await fresh.driver.createNetwork(network(NET2, { parent: 'eth0' }, { ipv4: [withSpace] }))
+    assert.deepEqual(fresh.store.networks.get(NET2)?.ipv4, [
+      { pool: '192.168.10.0/24', gateway: '192.168.10.1', addressSpace: 'lan' },
+    ])
+  })
+
   test('re-creating a network with other subnets, MTU or --internal is a conflict', async () => {
     const { driver } = await setup()
     await driver.createNetwork(network(NET, { parent: 'eth0' }))

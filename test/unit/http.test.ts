@@ -195,7 +195,8 @@ describe('HTTP routes', () => {
     assert.deepEqual(await ok('/NetworkDriver.CreateNetwork', createNetworkBody()), {})
     assert.equal(driver.networks()[0]?.parent, 'eth0.10')
     assert.deepEqual(driver.networks()[0]?.ipv4, [
-      { pool: '192.168.10.0/24', gateway: '192.168.10.1' },
+      // The IPAM's address space is recorded: IPAM reconciliation judges only its own.
+      { pool: '192.168.10.0/24', gateway: '192.168.10.1', addressSpace: 'LocalDefault' },
     ])
     assert.equal(links.links.get('eth0.10')?.kind, 'vlan')
   })
@@ -234,7 +235,9 @@ describe('HTTP routes', () => {
     await ok('/NetworkDriver.CreateNetwork', body)
     const [record] = driver.networks()
     assert.equal(record?.internal, true)
-    assert.deepEqual(record?.ipv6, [{ pool: 'fd00::/64', gateway: 'fd00::1' }])
+    assert.deepEqual(record?.ipv6, [
+      { pool: 'fd00::/64', gateway: 'fd00::1', addressSpace: 'LocalDefault' },
+    ])
   })
 
   test('DeleteNetwork removes it and answers {}; an unknown id also answers {}', async () => {

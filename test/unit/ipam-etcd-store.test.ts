@@ -322,4 +322,64 @@ describe('IpamEtcdStore', () => {
     )
     assert.deepEqual(etcd.requests, [])
   })
+
+  test('commit refuses an address outside the subnet (the local store does too): nothing is sent', async (t) => {
+    const etcd = await fake(t)
+    const store = storeOn([etcd.url])
+    for (const address of ['10.0.1.5', '2001:db8::5', '10.0.0.256'])
+      await assert.rejects(
+        store.commit(KEY, { address, expect: 0, next: allocation(address) }),
+        /refusing IPAM change of .*: not a canonical address inside 10\.0\.0\.0\/24/,
+        address
+      )
+    assert.deepEqual(etcd.requests, [])
+    assert.deepEqual(etcd.data.keys(), [])
+  })
+
+  test('subnets: one range over <prefix>ipam/, each (space, subnet) once; strangers ignored', async (t) => {
+    const etcd = await fake(t)
+    const store = storeOn([etcd.url])
+    const v6 = { addressSpace: 'lan', subnet: '2001:db8::/64' }
+    await store.commit(KEY, { address: '10.0.0.5', expect: 0, next: allocation('10.0.0.5') })
+    await store.commit(KEY, { address: '10.0.0.6', expect: 0, next: allocation('10.0.0.6') })
+    await store.commit(v6, { address: '2001:db8::5', expect: 0, next: allocation('2001:db8::5') })
+    etcd.data.put('/ipvlan-lan/ipam/lan/junk/1', 'x')
+    etcd.data.put('/ipvlan-lan/hosts/node-a', 'x')
+    etcd.requests.length = 0
+    assert.deepEqual(await store.subnets(), [KEY, v6])
+    assert.deepEqual(etcd.requests, ['/v3/kv/range'])
+  })
+
+  test('heartbeats: <prefix>hosts/<host>, versioned JSON, compare-and-set; a guarded commit compares the beat too', async (t) => {
+    const etcd = await fake(t)
+    const store = storeOn([etcd.url])
+    const beat = { host: 'node-b', instance: 'i1', at: 5, everyMs: 1000 }
+    const first = await store.beat(beat, 0)
+    assert.ok('revision' in first)
+    const stored = etcd.data.get('/ipvlan-lan/hosts/node-b')
+    assert.equal(stored?.mod, first.revision, "the answer is the key's mod_revision")
+    assert.deepEqual(JSON.parse(stored?.value ?? ''), { version: 1, ...beat })
+    assert.deepEqual(await store.beat({ ...beat, instance: 'i2' }, 0), {
+      current: { ...beat, revision: first.revision },
+    })
+    etcd.data.put('/ipvlan-lan/hosts/bad', 'not json')
+    assert.deepEqual(await store.beats(), [{ ...beat, revision: first.revision }])
+
+    await store.commit(KEY, {
+      address: '10.0.0.5',
+      expect: 0,
+      next: allocation('10.0.0.5', 'node-b'),
+    })
+    const entry = (await store.read(KEY)).allocations[0]
+    const change = { address: '10.0.0.5', expect: entry?.revision ?? 0, next: undefined }
+    const second = await store.beat({ ...beat, at: 6 }, first.revision)
+    assert.ok('revision' in second)
+    const stale = { host: 'node-b', revision: first.revision }
+    assert.equal(await store.commit(KEY, { ...change, unlessBeatMoved: stale }), false)
+    assert.equal((await store.read(KEY)).allocations.length, 1, 'the beat moved: nothing deleted')
+    const fresh = { host: 'node-b', revision: second.revision }
+    assert.equal(await store.commit(KEY, { ...change, unlessBeatMoved: fresh }), true)
+    assert.equal((await store.read(KEY)).allocations.length, 0)
+    await assert.rejects(store.beat({ ...beat, host: 'a/b' }, 0), /refusing heartbeat key/)
+  })
 })

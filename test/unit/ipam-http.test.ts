@@ -269,6 +269,9 @@ describe('IPAM over HTTP', () => {
       const broken: IpamStore = {
         read: () => Promise.reject(new Error('cannot read /state/ipam/lan/10.0.0.0_29.json: EIO')),
         commit: () => Promise.reject(new Error('unreachable')),
+        subnets: () => Promise.reject(new Error('unreachable')),
+        beats: () => Promise.reject(new Error('unreachable')),
+        beat: () => Promise.reject(new Error('unreachable')),
       }
       const { fails, lines } = await setup(broken)
       await fails('/IpamDriver.RequestAddress', { PoolID, Address: '' }, /EIO/)

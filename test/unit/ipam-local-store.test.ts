@@ -269,4 +269,69 @@ describe('IpamLocalStore', () => {
       /carries 10\.0\.0\.6/
     )
   })
+
+  test('commit refuses an address outside the subnet, or not canonical, and writes nothing', async (t) => {
+    const dir = await tempDir(t)
+    const store = new IpamLocalStore(dir, silentLogger)
+    for (const address of ['10.0.1.5', '10.0.0.05', '2001:db8::5', 'x'])
+      await assert.rejects(
+        store.commit(KEY, { address, expect: 0, next: allocation(address) }),
+        /refusing IPAM change of .*: not a canonical address inside 10\.0\.0\.0\/24/,
+        address
+      )
+    await assert.rejects(stat(dir), { code: 'ENOENT' })
+  })
+
+  test('subnets: every table file and every table read; leftovers and strangers ignored', async (t) => {
+    const dir = await tempDir(t)
+    const store = new IpamLocalStore(dir, silentLogger)
+    assert.deepEqual(await store.subnets(), [])
+    const v6 = { addressSpace: 'lan', subnet: '2001:db8::/64' }
+    await store.commit(KEY, { address: '10.0.0.5', expect: 0, next: allocation('10.0.0.5') })
+    await store.commit(v6, { address: '2001:db8::5', expect: 0, next: allocation('2001:db8::5') })
+    await writeFile(join(dir, 'lan', 'notes.txt'), 'x')
+    await writeFile(join(dir, 'lan', '10.0.0.7_24.json'), '{}')
+    const fresh = new IpamLocalStore(dir, silentLogger)
+    const names = (keys: { addressSpace: string; subnet: string }[]) =>
+      keys.map((k) => `${k.addressSpace} ${k.subnet}`).sort()
+    assert.deepEqual(names(await fresh.subnets()), ['lan 10.0.0.0/24', 'lan 2001:db8::/64'])
+  })
+
+  test('heartbeats: compare-and-set in memory; a guarded commit fails once the host beat again', async (t) => {
+    const dir = await tempDir(t)
+    const store = new IpamLocalStore(dir, silentLogger)
+    const beat = { host: 'node-b', instance: 'i1', at: 5, everyMs: 1000 }
+    const first = await store.beat(beat, 0)
+    assert.ok('revision' in first)
+    assert.deepEqual(await store.beat({ ...beat, instance: 'i2' }, 0), {
+      current: { ...beat, revision: first.revision },
+    })
+    await store.commit(KEY, {
+      address: '10.0.0.5',
+      expect: 0,
+      next: allocation('10.0.0.5', 'node-b'),
+    })
+    const guard = { host: 'node-b', revision: first.revision }
+    assert.ok('revision' in (await store.beat({ ...beat, at: 6 }, first.revision)))
+    assert.equal(
+      await store.commit(KEY, {
+        address: '10.0.0.5',
+        expect: 1,
+        next: undefined,
+        unlessBeatMoved: guard,
+      }),
+      false
+    )
+    assert.equal((await store.read(KEY)).allocations.length, 1)
+    const [now] = await store.beats()
+    assert.equal(
+      await store.commit(KEY, {
+        address: '10.0.0.5',
+        expect: 1,
+        next: undefined,
+        unlessBeatMoved: { host: 'node-b', revision: now?.revision ?? -1 },
+      }),
+      true
+    )
+  })
 })

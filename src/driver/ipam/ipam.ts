@@ -33,6 +33,8 @@ export interface IpamOptions {
   host: string
   log: Logger
   maxAttempts?: number
+  /** Why requests are refused right now (a HOST_ID another live process uses), or undefined. */
+  refusal?: (() => DriverError | undefined) | undefined
 }
 
 export interface AddressRequest {
@@ -65,8 +67,9 @@ export class Ipam {
   private readonly log: Logger
   private readonly maxAttempts: number
   private readonly lock = new KeyedMutex()
+  private readonly refusal: () => DriverError | undefined
 
-  constructor({ store, host, log, maxAttempts = DEFAULT_MAX_ATTEMPTS }: IpamOptions) {
+  constructor({ store, host, log, maxAttempts = DEFAULT_MAX_ATTEMPTS, refusal }: IpamOptions) {
     if (host === '') throw new Error('Ipam: host must not be empty')
     if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1)
       throw new Error(`Ipam: maxAttempts must be a positive integer, got ${maxAttempts}`)
@@ -74,6 +77,20 @@ export class Ipam {
     this.host = host
     this.log = log
     this.maxAttempts = maxAttempts
+    this.refusal = refusal ?? (() => undefined)
+  }
+
+  /** This host's name on its allocations. */
+  get hostId(): string {
+    return this.host
+  }
+
+  /**
+   * Runs `work` while no request of this process touches the subnet: reconciliation and reclaims
+   * then meet compare-and-set conflicts only from other hosts.
+   */
+  exclusive<T>(key: SubnetKey, work: () => Promise<T>): Promise<T> {
+    return this.lock.run(`${key.addressSpace} ${key.subnet}`, work)
   }
 
   /**
@@ -105,6 +122,8 @@ export class Ipam {
 
   /** The address in CIDR form with the pool's prefix length ("10.0.0.5/24"). */
   async requestAddress(request: AddressRequest): Promise<string> {
+    const refused = this.refusal()
+    if (refused) throw refused
     const spec = parsePoolId(request.poolId)
     let wanted: Ip | undefined
     if (request.address !== '') {
@@ -124,6 +143,9 @@ export class Ipam {
 
   /** Already free, or held by another host: nothing to do, and no error (Docker only logs). */
   async releaseAddress(request: AddressRelease): Promise<void> {
+    // With a shared HOST_ID the address may be the other process's container's.
+    const refused = this.refusal()
+    if (refused) throw refused
     const spec = parsePoolId(request.poolId)
     const address = formatIp(parseAddress(request.address, spec))
     await this.transact(spec, (table): Decision<void> => {
@@ -221,7 +243,7 @@ export class Ipam {
     decide: (table: SubnetAllocations, attempt: number) => Decision<T>
   ): Promise<T> {
     const key: SubnetKey = { addressSpace: spec.addressSpace, subnet: formatPrefix(spec.pool) }
-    return this.lock.run(`${key.addressSpace} ${key.subnet}`, async () => {
+    return this.exclusive(key, async () => {
       for (let attempt = 1; ; attempt++) {
         const table = await this.store.read(key)
         const { change, result } = decide(table, attempt)

@@ -33,13 +33,47 @@ export interface AllocationChange {
   address: string
   expect: number
   next: Allocation | undefined
+  /**
+   * Also iff `host`'s heartbeat is still at `revision` (0: it has none): a reclaim of a dead
+   * host's address fails the moment that host writes its heartbeat again.
+   */
+  unlessBeatMoved?: { host: string; revision: number } | undefined
+}
+
+/** A host's "I am alive" record. Allocations never expire; only this says when a host was last up. */
+export interface HostBeat {
+  host: string
+  /** Random per plugin process: two processes writing one host's beat share a HOST_ID. */
+  instance: string
+  /** Writer's wall clock, ms since the epoch. */
+  at: number
+  /** How often the writer beats, so a reader knows how long silence means nothing. */
+  everyMs: number
+}
+
+export interface StoredBeat extends HostBeat {
+  /** Revision of the beat's last write (etcd: mod_revision). Never 0. */
+  revision: number
 }
 
 export interface IpamStore {
   read(key: SubnetKey): Promise<SubnetAllocations>
   /**
    * True once the change is durable; false when the entry moved since it was read, with nothing
-   * written (the core reads again and retries, a bounded number of times). Throws on I/O errors.
+   * written (the core reads again and retries, a bounded number of times). Throws on I/O errors,
+   * and on an address that is not a canonical address of the key's subnet.
    */
   commit(key: SubnetKey, change: AllocationChange): Promise<boolean>
+  /** Every table that may hold allocations (to find a host's addresses in every subnet). */
+  subnets(): Promise<SubnetKey[]>
+  /** Every host's last heartbeat. */
+  beats(): Promise<StoredBeat[]>
+  /**
+   * Writes `beat` iff the host's beat is still at revision `expect` (0: none yet): the new
+   * revision, or what is there now (undefined: none) with nothing written.
+   */
+  beat(
+    beat: HostBeat,
+    expect: number
+  ): Promise<{ revision: number } | { current: StoredBeat | undefined }>
 }
