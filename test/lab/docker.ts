@@ -14,9 +14,17 @@ export interface Run {
   output: string
 }
 
-/** Runs a command (argument array, no shell) and never throws: callers assert on the result. */
+/**
+ * Runs a command (argument array, no shell) and never throws: callers assert on the result. No
+ * stdin, so a command that prompts (docker plugin upgrade does) fails at once instead of waiting.
+ */
 export async function run(file: string, args: string[], timeoutMs = 900_000): Promise<Run> {
-  const result = await execa(file, args, { reject: false, timeout: timeoutMs, all: true })
+  const result = await execa(file, args, {
+    reject: false,
+    timeout: timeoutMs,
+    all: true,
+    stdin: 'ignore',
+  })
   return {
     code: result.exitCode ?? -1,
     stdout: String(result.stdout ?? '').trim(),

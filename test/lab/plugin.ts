@@ -10,13 +10,20 @@ export const REGISTRY = '127.0.0.1:5000'
 /** The name users would install: pushed to a registry on loopback, then `docker plugin install`ed. */
 export const REGISTRY_PLUGIN = 'localhost:5000/ipvlan-lan:latest'
 
-/** `docker plugin create` + `enable` (unless `enable` is false) from the bundle `make plugin` built. */
-export async function createFromBundle(name: string, andEnable = true): Promise<void> {
+/**
+ * `docker plugin create` + `enable` (unless `enable` is false) from a bundle: by default the one
+ * `make plugin` built.
+ */
+export async function createFromBundle(
+  name: string,
+  andEnable = true,
+  bundle = BUNDLE
+): Promise<void> {
   await docker('plugin', 'rm', '-f', name)
   // One bulk copy to local disk first: docker's small reads over the lab's 9p share are slow.
   const staged = mkdtempSync('/tmp/ipvlan-lan-bundle-')
-  const copied = await run('cp', ['-a', `${BUNDLE}/.`, staged])
-  if (copied.code !== 0) throw new Error(`staging ${BUNDLE}: ${copied.output}`)
+  const copied = await run('cp', ['-a', `${bundle}/.`, staged])
+  if (copied.code !== 0) throw new Error(`staging ${bundle}: ${copied.output}`)
   await dockerOk('plugin', 'create', name, staged)
   await run('rm', ['-rf', staged])
   if (andEnable) await enable(name)
@@ -25,20 +32,26 @@ export async function createFromBundle(name: string, andEnable = true): Promise<
 /**
  * Docker gives a starting plugin about 12 s to listen on its socket (3 dial retries), then stops
  * it and fails the enable ("dial unix …: connect: no such file or directory"). Under emulation on
- * a loaded host node can take longer than that to start, so a failure of that kind is retried;
- * any other error is thrown at once.
+ * a loaded host node can take longer than that to start, so a failure of that kind is retried.
+ * So is "id already in use" after a failed start: dockerd cleans up the plugin's containerd
+ * container asynchronously (moby HandleExitEvent; seen on Docker 20.10.24). Any other error is
+ * thrown at once.
  */
 export async function enable(name: string, attempts = 4): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
+  // The clean-up is waited for up to 60 s (3 s apart), apart from the slow-start attempts.
+  let cleanUps = 20
+  for (let attempt = 1; ;) {
     const result = await docker('plugin', 'enable', name)
     if (result.code === 0 || (await pluginEnabled(name))) return
     const slowStart = /dial unix .*(no such file or directory|connection refused)/.test(
       result.output
     )
-    if (!slowStart || attempt >= attempts) {
+    const cleaningUp = /id already in use/.test(result.output) && cleanUps-- > 0
+    if (!(cleaningUp || (slowStart && attempt++ < attempts))) {
       throw new Error(`docker plugin enable ${name} failed (${result.code}): ${result.output}`)
     }
-    console.log(`# ${name} did not listen in Docker's start window; enabling again (${attempt})`)
+    console.log(`# docker plugin enable ${name}: ${result.output}; enabling again`)
+    if (cleaningUp) await new Promise((resolve) => setTimeout(resolve, 3000))
   }
 }
 
