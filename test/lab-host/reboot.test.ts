@@ -17,6 +17,12 @@ const VM = process.env['LAB_VM'] ?? 'reboot'
 const DISK = process.env['LAB_DISK'] ?? join(REPO, '.cache', 'lab', 'reboot-disk.img')
 const VMSH = join(REPO, 'scripts', 'lab', 'vm.sh')
 const PLUGIN = 'localhost:5000/ipvlan-lan:latest'
+// LAB_ENGINE=28: both boots on Docker 28 (vm.sh start --engine 28); default Debian 12's 20.10.
+const ENGINE = process.env['LAB_ENGINE'] ?? '20.10'
+const START = ['start', '--name', VM, '--disk', DISK, '--engine', ENGINE]
+// Each lab engine has its own data root (/var/lib/docker, /var/lib/docker-28).
+const STATE_DIR = (id: string): string =>
+  `"$(docker info -f '{{.DockerRootDir}}')/plugins/${id}/propagated-mount"`
 
 async function vm(...args: string[]): Promise<void> {
   const result = await execa(VMSH, args, { reject: false, all: true, timeout: 600_000 })
@@ -54,7 +60,7 @@ describe('host reboot (lab VM booted twice on one disk)', { timeout: 30 * 60_000
   })
 
   test('first boot: plugin installed, network on a created sub-interface, restart=always containers', async () => {
-    await vm('start', '--name', VM, '--disk', DISK)
+    await vm(...START)
     await guestOk(
       [
         'mkdir -p /var/lib/lab',
@@ -74,7 +80,12 @@ describe('host reboot (lab VM booted twice on one disk)', { timeout: 30 * 60_000
   })
 
   test('second boot: containers back and connected, the sub-interface re-created, state intact', async () => {
-    await vm('start', '--name', VM, '--disk', DISK)
+    await vm(...START)
+    assert.match(
+      await guestOk("docker version --format '{{.Server.Version}}'"),
+      new RegExp(`^${ENGINE.replace('.', '\\.')}\\.`),
+      `booted on Docker ${ENGINE}`
+    )
     await guestOk(
       'for i in $(seq 1 120); do [ "$(docker inspect -f "{{.State.Running}}" rb-a rb-b | sort -u)" = true ] && exit 0; sleep 1; done; docker ps -a; exit 1'
     )
@@ -89,7 +100,7 @@ describe('host reboot (lab VM booted twice on one disk)', { timeout: 30 * 60_000
     const id = await guestOk(`docker plugin inspect -f '{{.Id}}' ${PLUGIN}`)
     // Every state file parses.
     await guestOk(
-      `cd /var/lib/docker/plugins/${id}/propagated-mount && for f in networks/*.json endpoints/*.json; do node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$f" || exit 1; done`
+      `cd ${STATE_DIR(id)} && for f in networks/*.json endpoints/*.json; do node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$f" || exit 1; done`
     )
   })
 
@@ -99,9 +110,7 @@ describe('host reboot (lab VM booted twice on one disk)', { timeout: 30 * 60_000
     const links = await guestOk('ip -o link show')
     assert.doesNotMatch(links, /rbm0\.40|ivl[0-9a-f]|ivh[0-9a-f]|ipvlan-lan\//)
     assert.doesNotMatch(await guestOk('ip route show'), /172\.30\.40\./, 'no host route left')
-    const left = await guestOk(
-      `ls /var/lib/docker/plugins/${id}/propagated-mount/networks /var/lib/docker/plugins/${id}/propagated-mount/endpoints`
-    )
+    const left = await guestOk(`cd ${STATE_DIR(id)} && ls networks endpoints`)
     assert.doesNotMatch(left, /\.json/)
     if (!REUSE) await guestOk(`docker plugin rm -f ${PLUGIN}`)
   })
