@@ -22,8 +22,11 @@ die() {
   exit 1
 }
 
+# A shallow clone lacks it: ask the clone's origin for that one commit before giving up.
 git cat-file -e "$PREVIOUS_RELEASE^{commit}" 2>/dev/null ||
-  die "commit $PREVIOUS_RELEASE is not in this clone (a shallow clone? run: git fetch --unshallow)"
+  git fetch --quiet --depth=1 origin "$PREVIOUS_RELEASE" >&2 2>/dev/null || true
+git cat-file -e "$PREVIOUS_RELEASE^{commit}" 2>/dev/null ||
+  die "commit $PREVIOUS_RELEASE is not in this clone and its origin did not give it (run: git fetch --unshallow)"
 commit=$(git rev-parse "$PREVIOUS_RELEASE^{commit}")
 out="$REPO/.cache/previous-release/$commit"
 if [[ -f "$out/plugin/config.json" && -f "$out/plugin/rootfs/opt/ipvlan-lan/dist/main.js" && -f "$out/done" ]]; then
