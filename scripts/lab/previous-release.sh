@@ -38,12 +38,9 @@ rm -rf "$out"
 mkdir -p "$out/src"
 git archive "$commit" | tar -x -C "$out/src"
 cd "$out/src"
-# Its own dependencies: shared with this tree when the lock file is the same, else installed.
-if cmp -s package-lock.json "$REPO/package-lock.json" && [[ -d "$REPO/node_modules" ]]; then
-  ln -s "$REPO/node_modules" node_modules
-else
-  npm ci --no-audit --no-fund >&2
-fi
+# Its own dependencies, installed in its own tree: never a link to this tree's node_modules, which
+# an `npm ci` run by its scripts would empty.
+npm ci --no-audit --no-fund --prefer-offline >&2
 npm run --silent build >&2
 # The export has no .git: give the rootfs its commit's time (else git would find this tree's).
 SOURCE_DATE_EPOCH=$(git -C "$REPO" log -1 --format=%ct "$commit") ROOTFS_SMOKE=0 \
