@@ -25,6 +25,13 @@ export async function listenUnix(app: Hono, socketPath: string): Promise<Server>
     req.headers.host = HOST
     void listener(req, res)
   })
+  // Idle keep-alive connections stay open until dockerd closes them. Node closes them after 5 s
+  // by default, and dockerd's Go client can send its next request on a connection that is just
+  // being closed ("connection reset by peer"); its retry then re-sends the request with the body
+  // already consumed (moby pkg/plugins/client.go callWithRetry reuses the read `data`), so the
+  // plugin gets an empty Join and the container start fails. Seen in the lab on Docker 20.10.24
+  // with 30 containers started at once.
+  server.keepAliveTimeout = 0
   const previous = process.umask(0o177)
   try {
     await new Promise<void>((resolve, reject) => {

@@ -42,6 +42,31 @@ describe('the unix-socket server', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
+  test('an idle keep-alive connection stays open past the 5 s Node default and serves again', async () => {
+    const conn = connect(socket)
+    let reply = ''
+    let closed = false
+    conn.on('data', (chunk) => (reply += chunk.toString()))
+    conn.on('close', () => (closed = true))
+    const request =
+      'POST /NetworkDriver.GetCapabilities HTTP/1.1\r\nHost: \r\nContent-Length: 0\r\n\r\n'
+    const answered = async (count: number): Promise<void> => {
+      for (let i = 0; i < 100 && (reply.match(/HTTP\/1\.1 200/g) ?? []).length < count; i++)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.equal((reply.match(/HTTP\/1\.1 200/g) ?? []).length, count, reply)
+    }
+    try {
+      conn.write(request)
+      await answered(1)
+      await new Promise((resolve) => setTimeout(resolve, 6000))
+      assert.equal(closed, false, 'the server closed the idle connection')
+      conn.write(request)
+      await answered(2)
+    } finally {
+      conn.destroy()
+    }
+  })
+
   const hosts = {
     'an empty Host header (Docker 20.10)': 'Host: \r\n',
     'the socket path as Host (older engines)': 'Host: /run/docker/plugins/abc/ipvlan-lan.sock\r\n',
