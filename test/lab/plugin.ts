@@ -38,20 +38,24 @@ export async function createFromBundle(
  * thrown at once.
  */
 export async function enable(name: string, attempts = 4): Promise<void> {
-  // The clean-up is waited for up to 60 s (3 s apart), apart from the slow-start attempts.
-  let cleanUps = 20
-  for (let attempt = 1; ;) {
+  let slowStarts = 0
+  let cleanUps = 0
+  for (;;) {
     const result = await docker('plugin', 'enable', name)
     if (result.code === 0 || (await pluginEnabled(name))) return
-    const slowStart = /dial unix .*(no such file or directory|connection refused)/.test(
-      result.output
-    )
-    const cleaningUp = /id already in use/.test(result.output) && cleanUps-- > 0
-    if (!(cleaningUp || (slowStart && attempt++ < attempts))) {
-      throw new Error(`docker plugin enable ${name} failed (${result.code}): ${result.output}`)
+    const again = `# docker plugin enable ${name}: ${result.output}; enabling again`
+    // The clean-up is waited for up to 60 s (3 s apart), apart from the slow-start attempts.
+    if (/id already in use/.test(result.output) && ++cleanUps <= 20) {
+      console.log(again)
+      await new Promise((resolve) => setTimeout(resolve, 3000))
+      continue
     }
-    console.log(`# docker plugin enable ${name}: ${result.output}; enabling again`)
-    if (cleaningUp) await new Promise((resolve) => setTimeout(resolve, 3000))
+    const slowStart = /dial unix .*(no such file or directory|connection refused)/
+    if (slowStart.test(result.output) && ++slowStarts < attempts) {
+      console.log(again)
+      continue
+    }
+    throw new Error(`docker plugin enable ${name} failed (${result.code}): ${result.output}`)
   }
 }
 
