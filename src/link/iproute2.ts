@@ -1,7 +1,13 @@
 import { IPVLAN_FLAGS, IPVLAN_MODES } from '../driver/model.ts'
 import { isValidIfname } from '../ifname.ts'
 import { classify } from './classify.ts'
-import type { BatchOutcome, IpvlanSpec, LinkInfo, LinkLayer } from '../driver/ports/link-layer.ts'
+import type {
+  BatchOutcome,
+  DefaultRoute,
+  IpvlanSpec,
+  LinkInfo,
+  LinkLayer,
+} from '../driver/ports/link-layer.ts'
 import { LinkError } from '../driver/ports/link-layer.ts'
 import type { IpRunner } from './runner.ts'
 
@@ -208,6 +214,11 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
         }
       }
     },
+    async defaultRoutes(family) {
+      if (family !== 4 && family !== 6) refuse('address family', String(family))
+      const args = ['-j', `-${family}`, 'route', 'show', 'default']
+      return parseDefaultRoutes(await exec(args), `ip ${args.join(' ')}`)
+    },
     async remove(linkName) {
       name(linkName)
       try {
@@ -276,3 +287,48 @@ function parseLinks(stdout: string): LinkInfo[] {
     ]
   })
 }
+
+/**
+ * `ip -j route show default`: a list of routes, each with `dev`, or `nexthops` (each with `dev`)
+ * for a multipath route. Anything else ip may print is narrowed field by field: a route of another
+ * type (unreachable, blackhole, ...) or table is left out, a device that is not a string is not
+ * named, and output that is not a JSON list is an error naming the command.
+ */
+export function parseDefaultRoutes(stdout: string, command: string): DefaultRoute[] {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(stdout.trim() === '' ? '[]' : stdout)
+  } catch (error) {
+    throw new LinkError(
+      'failed',
+      `"${command}" printed no JSON: ${(error as Error).message}`,
+      command,
+      {
+        cause: error,
+      }
+    )
+  }
+  if (!Array.isArray(parsed)) {
+    throw new LinkError('failed', `"${command}" printed JSON that is not a list of routes`, command)
+  }
+  return parsed.flatMap((entry: unknown): DefaultRoute[] => {
+    if (!isRecord(entry)) return []
+    if (entry['type'] !== undefined && entry['type'] !== 'unicast') return []
+    if (entry['table'] !== undefined && entry['table'] !== 'main') return []
+    const hops = Array.isArray(entry['nexthops']) ? entry['nexthops'] : [entry]
+    const devices = hops.flatMap((hop: unknown) =>
+      isRecord(hop) && typeof hop['dev'] === 'string' ? [hop['dev']] : []
+    )
+    const metric = entry['metric']
+    return [
+      {
+        devices,
+        metric:
+          typeof metric === 'number' && Number.isSafeInteger(metric) && metric >= 0 ? metric : 0,
+      },
+    ]
+  })
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)

@@ -1,5 +1,6 @@
 import type {
   BatchOutcome,
+  DefaultRoute,
   HostLinkSpec,
   IpvlanSpec,
   LinkInfo,
@@ -27,6 +28,8 @@ export class FakeLinkLayer implements LinkLayer {
   readonly calls: { method: Method; args: unknown }[] = []
   /** The main routing table: destination -> device. */
   readonly routes = new Map<string, string>()
+  /** Default routes per family, as the link layer reports them; none unless a test sets them. */
+  readonly defaults: Record<4 | 6, DefaultRoute[]> = { 4: [], 6: [] }
   /** Kernel features; false makes creation fail like a kernel without the driver. */
   readonly supports = { ipvlan: true, vlan: true, dummy: true }
   /** Next call of `method` throws this error (once), or hangs forever when 'hang'. */
@@ -197,6 +200,11 @@ export class FakeLinkLayer implements LinkLayer {
     await this.enter('removeRoutes', { link, destinations })
     for (const destination of destinations)
       if (this.routes.get(destination) === link) this.routes.delete(destination)
+  }
+
+  async defaultRoutes(family: 4 | 6): Promise<DefaultRoute[]> {
+    await this.enter('defaultRoutes', family)
+    return this.defaults[family].map((route) => ({ ...route, devices: [...route.devices] }))
   }
 
   private create(

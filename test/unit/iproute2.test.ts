@@ -202,6 +202,105 @@ describe('iproute2 link layer commands', () => {
     )
   })
 
+  test('defaultRoutes runs "ip -j -4|-6 route show default" and returns devices and metric', async () => {
+    const { runner, links } = setup()
+    runner.reply(
+      ok(JSON.stringify([{ dst: 'default', gateway: '192.0.2.1', dev: 'eth0', flags: [] }])),
+      ok(
+        JSON.stringify([
+          { dst: 'default', gateway: 'fe80::1', dev: 'enp3s0', metric: 1024, pref: 'medium' },
+        ])
+      )
+    )
+    assert.deepEqual(await links.defaultRoutes(4), [{ devices: ['eth0'], metric: 0 }])
+    assert.deepEqual(await links.defaultRoutes(6), [{ devices: ['enp3s0'], metric: 1024 }])
+    assert.deepEqual(
+      runner.calls.map((call) => call.args),
+      [
+        ['-j', '-4', 'route', 'show', 'default'],
+        ['-j', '-6', 'route', 'show', 'default'],
+      ]
+    )
+  })
+
+  test('defaultRoutes: none is an empty list, whether ip prints [] or nothing', async () => {
+    const { runner, links } = setup()
+    runner.reply(ok('[]\n'), ok(''))
+    assert.deepEqual(await links.defaultRoutes(4), [])
+    assert.deepEqual(await links.defaultRoutes(6), [])
+  })
+
+  test('defaultRoutes: a multipath route lists the device of every nexthop; several routes keep their metrics', async () => {
+    const { runner, links } = setup()
+    runner.reply(
+      ok(
+        JSON.stringify([
+          {
+            dst: 'default',
+            metric: 10,
+            flags: [],
+            nexthops: [
+              { gateway: '10.1.0.1', dev: 'eth0', weight: 1, flags: [] },
+              { gateway: '10.2.0.1', dev: 'eth1', weight: 1, flags: [] },
+            ],
+          },
+          { dst: 'default', gateway: '10.3.0.1', dev: 'wlan0', metric: 600, flags: [] },
+        ])
+      )
+    )
+    assert.deepEqual(await links.defaultRoutes(4), [
+      { devices: ['eth0', 'eth1'], metric: 10 },
+      { devices: ['wlan0'], metric: 600 },
+    ])
+  })
+
+  test('defaultRoutes narrows what ip prints: other route types and tables left out, odd fields not trusted', async () => {
+    const { runner, links } = setup()
+    runner.reply(
+      ok(
+        JSON.stringify([
+          { type: 'unreachable', dst: 'default', metric: 5, flags: [] },
+          { type: 'blackhole', dst: 'default', flags: [] },
+          { dst: 'default', dev: 'eth9', table: '100', flags: [] },
+          null,
+          'default',
+          [],
+          { dst: 'default', dev: 7, metric: -3 },
+          { dst: 'default', nhid: 4, metric: 1.5 },
+          { dst: 'default', nexthops: [null, { dev: 'eth2' }, { dev: ['x'] }], metric: 20 },
+          { type: 'unicast', dst: 'default', dev: 'eth0', table: 'main', metric: 100 },
+        ])
+      )
+    )
+    assert.deepEqual(await links.defaultRoutes(4), [
+      { devices: [], metric: 0 },
+      { devices: [], metric: 0 },
+      { devices: ['eth2'], metric: 20 },
+      { devices: ['eth0'], metric: 100 },
+    ])
+  })
+
+  test('defaultRoutes: output that is not a JSON list is an error naming the command', async () => {
+    const { runner, links } = setup()
+    runner.reply(ok('default via 192.0.2.1 dev eth0\n'))
+    const notJson = await rejectsWithKind(links.defaultRoutes(4), 'failed')
+    assert.match(notJson.message, /"ip -j -4 route show default" printed no JSON/)
+    assert.equal(notJson.command, 'ip -j -4 route show default')
+    runner.reply(ok('{"dst":"default"}'))
+    const notList = await rejectsWithKind(links.defaultRoutes(6), 'failed')
+    assert.match(notList.message, /"ip -j -6 route show default" printed JSON that is not a list/)
+  })
+
+  test('defaultRoutes: a failed ip run is a LinkError naming the command; a family other than 4 or 6 runs nothing', async () => {
+    const { runner, links } = setup()
+    runner.reply(fail('Error: ipv6 is disabled or not supported\n', 1))
+    const error = await rejectsWithKind(links.defaultRoutes(6), 'failed')
+    assert.equal(error.command, 'ip -j -6 route show default')
+    assert.match(error.message, /ipv6 is disabled/)
+    await rejectsWithKind(links.defaultRoutes(5 as 4), 'failed')
+    assert.equal(runner.calls.length, 1)
+  })
+
   test("removeRoutes deletes each route through the link; 'No such process' (already gone) is no error", async () => {
     const { runner, links } = setup()
     runner.reply(fail('RTNETLINK answers: No such process'))

@@ -22,6 +22,14 @@ export interface IpvlanSpec {
   alias: string
 }
 
+/** A default route of the main table, as `ip route show default` lists it. */
+export interface DefaultRoute {
+  /** The interfaces it leaves by: one, several for a multipath route, none when ip names none. */
+  devices: string[]
+  /** The kernel uses the route of the lowest metric (ip prints none for 0). */
+  metric: number
+}
+
 /** The host's own leg on a network (host access): an ipvlan link with addresses, brought up. */
 export interface HostLinkSpec extends IpvlanSpec {
   /** Host routes of the host's addresses: "a.b.c.d/32", "x::y/128". */
@@ -64,6 +72,8 @@ export interface LinkLayer {
   routeDevices(destination: string): Promise<string[]>
   /** Deletes the routes to `destinations` through `link`; ones already gone are no error. */
   removeRoutes(link: string, destinations: string[]): Promise<void>
+  /** The unicast default routes of one family in the main table (none: an empty list). */
+  defaultRoutes(family: 4 | 6): Promise<DefaultRoute[]>
 }
 
 /** How far a batch of link creations (or deletions) got. */
