@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     netns: config.netns,
   })
   const store = new JsonFileStore(config.stateDir, log)
-  const driver = await IpvlanDriver.open({ links, store, log })
+  const driver = await IpvlanDriver.open({ links, store, log, hostId: config.hostId })
   const app = createApp({
     driver,
     log,

@@ -20,6 +20,11 @@ export interface DriverContext {
   readonly state: DriverState
   /** Marks the links this plugin instance owns (see naming.ts). */
   readonly instanceId: string
+  /**
+   * This host's HOST_ID (default: its host name), named in every error about this host's
+   * interfaces: an operator of a fleet sees which host lacks one.
+   */
+  readonly hostId: string
   readonly mutex: KeyedMutex
   /**
    * Per network: endpoint operations share it (independent endpoints run concurrently, each
@@ -39,6 +44,9 @@ export const endpointKey = (endpointId: string): string => `ep:${endpointId}`
 
 /** Lock key taken by network creation and deletion: the one-network-per-parent rule spans networks. */
 export const ALL_NETWORKS = 'networks'
+
+/** How errors name this host, after "the host" or "this host": "(HOST_ID node-b)". */
+export const hostLabel = (hostId: string): string => `(HOST_ID ${hostId})`
 
 /** Docker IDs as they appear in logs and messages: the first 12 characters, as `docker` prints them. */
 export const short = (id: string): string => id.slice(0, 12)

@@ -23,6 +23,8 @@ export interface DriverDeps {
   links: LinkLayer
   store: Store
   log: Logger
+  /** HOST_ID (config.ts; default: the host name): errors about this host's interfaces name it. */
+  hostId: string
   /**
    * false: endpoint links are made at Join only, as they are when the plugin restarted between
    * CreateEndpoint and Join or the early start failed. Tests of that path set it; default true.

@@ -91,19 +91,20 @@ async function addEndpointLink(
     await ctx.ipvlans.add(spec)
     return
   } catch (error) {
-    if (!(error instanceof LinkError)) throw linkFailure(error, { op: 'ipvlan', ...spec })
+    if (!(error instanceof LinkError))
+      throw linkFailure(error, { op: 'ipvlan', ...spec, host: ctx.hostId })
     if (error.kind === 'exists') {
       // Left in the host namespace by an earlier Join that failed later on: start afresh.
       await removeLeftover(ctx, spec.name)
     } else if (error.kind === 'not-found' && network.parentOrigin !== 'existing') {
       await repairParent(ctx, network)
     } else {
-      throw linkFailure(error, { op: 'ipvlan', ...spec })
+      throw linkFailure(error, { op: 'ipvlan', ...spec, host: ctx.hostId })
     }
   }
   try {
     await ctx.ipvlans.add(spec)
   } catch (error) {
-    throw linkFailure(error, { op: 'ipvlan', ...spec })
+    throw linkFailure(error, { op: 'ipvlan', ...spec, host: ctx.hostId })
   }
 }

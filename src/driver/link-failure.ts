@@ -1,10 +1,12 @@
 import { DriverError, messageOf } from '../errors.ts'
+import { hostLabel } from './context.ts'
 import { LinkError } from './ports/link-layer.ts'
 
 /** What the driver was doing when `ip` failed, to phrase the error for the operator. */
+// `host` (HOST_ID) where a missing interface is reported: in a fleet, the one host that lacks it.
 export type LinkOperation =
-  | { op: 'ipvlan'; parent: string; name: string }
-  | { op: 'vlan'; name: string; master: string }
+  | { op: 'ipvlan'; parent: string; name: string; host: string }
+  | { op: 'vlan'; name: string; master: string; host: string }
   | { op: 'dummy'; name: string }
   | { op: 'remove'; name: string }
   | { op: 'show'; name: string }
@@ -37,14 +39,14 @@ export function linkFailure(error: unknown, what: LinkOperation): DriverError {
   if (error.kind === 'not-found' && what.op === 'ipvlan') {
     return new DriverError(
       'not-found',
-      `parent interface "${what.parent}" does not exist on the host`,
+      `parent interface "${what.parent}" does not exist on the host ${hostLabel(what.host)}`,
       { cause: error }
     )
   }
   if (error.kind === 'not-found' && what.op === 'vlan') {
     return new DriverError(
       'not-found',
-      `option "parent": cannot create "${what.name}": its master interface "${what.master}" does not exist on the host`,
+      `option "parent": cannot create "${what.name}": its master interface "${what.master}" does not exist on the host ${hostLabel(what.host)}`,
       { cause: error }
     )
   }

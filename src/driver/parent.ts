@@ -1,6 +1,6 @@
 import { DriverError, invalid, printable } from '../errors.ts'
 import type { DriverContext } from './context.ts'
-import { short } from './context.ts'
+import { hostLabel, short } from './context.ts'
 import { parseCidr, poolsOverlap } from './ipnet.ts'
 import type { NetworkRecord, ParentOrigin, Subnet } from './model.ts'
 import { parseOwnerAlias, parseVlanParent } from './naming.ts'
@@ -116,7 +116,7 @@ export async function prepareParent(
   }
   if (!vlanSpec) {
     throw invalid(
-      `option "parent": interface "${printable(parent)}" does not exist on the host, and it is not a name.VLAN sub-interface we could create (${'problem' in vlan ? vlan.problem : ''})`
+      `option "parent": interface "${printable(parent)}" does not exist on the host ${hostLabel(ctx.hostId)}, and it is not a name.VLAN sub-interface we could create (${'problem' in vlan ? vlan.problem : ''})`
     )
   }
   await createParent(ctx, networkId, parent, vlanSpec)

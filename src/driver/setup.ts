@@ -60,7 +60,7 @@ export async function createParent(
   } catch (error) {
     throw linkFailure(
       error,
-      vlan ? { op: 'vlan', name, master: vlan.master } : { op: 'dummy', name }
+      vlan ? { op: 'vlan', name, master: vlan.master, host: ctx.hostId } : { op: 'dummy', name }
     )
   }
 }
@@ -92,7 +92,7 @@ export async function addClearingLeftover(
   add: () => Promise<void>
 ): Promise<void> {
   const fail = (error: unknown): DriverError =>
-    linkFailure(error, { op: 'ipvlan', parent: spec.parent, name: spec.name })
+    linkFailure(error, { op: 'ipvlan', parent: spec.parent, name: spec.name, host: ctx.hostId })
   try {
     await add()
     return

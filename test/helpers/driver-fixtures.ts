@@ -11,6 +11,8 @@ import { MemoryStore } from '../fakes/memory-store.ts'
 /** Fixtures of the driver-core unit tests: a driver over the fake link layer and memory store. */
 
 export const INSTANCE = 'feedf00d'
+/** HOST_ID of the driver under test: errors about this host's interfaces name it. */
+export const HOST = 'node-a'
 export const NET = id('network one')
 export const NET2 = id('network two')
 export const EP = id('endpoint one')
@@ -23,7 +25,13 @@ export async function setup(
   { earlyLinks = true }: { earlyLinks?: boolean } = {}
 ) {
   const links = new FakeLinkLayer(existing)
-  const driver = await IpvlanDriver.open({ links, store, log: silentLogger, earlyLinks })
+  const driver = await IpvlanDriver.open({
+    hostId: HOST,
+    links,
+    store,
+    log: silentLogger,
+    earlyLinks,
+  })
   return { links, store, driver }
 }
 

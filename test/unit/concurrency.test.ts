@@ -113,7 +113,13 @@ interface Reply {
 async function setup(existing = ['eth0', 'eth1'], { earlyLinks = true } = {}) {
   const links = new SlowLinks(existing)
   const store = new MemoryStore()
-  const driver = await IpvlanDriver.open({ links, store, log: silentLogger, earlyLinks })
+  const driver = await IpvlanDriver.open({
+    hostId: 'node-a',
+    links,
+    store,
+    log: silentLogger,
+    earlyLinks,
+  })
   const app = createApp({ driver, log: silentLogger })
   /** HTTP requests in flight now, and the most at one moment since the test last reset `max`. */
   const requests = { inFlight: 0, max: 0 }

@@ -816,7 +816,7 @@ describe('IpvlanDriver restart', () => {
     await first.driver.createEndpoint(endpoint(NET, EP))
 
     const links = first.links
-    const second = await IpvlanDriver.open({ links, store, log: silentLogger })
+    const second = await IpvlanDriver.open({ hostId: 'node-a', links, store, log: silentLogger })
     assert.deepEqual(second.networks(), first.driver.networks())
     assert.deepEqual(second.endpoints(), first.driver.endpoints())
     const result = await second.join(NET, EP)
@@ -834,7 +834,12 @@ describe('IpvlanDriver restart', () => {
     await first.driver.createNetwork(network(NET, { parent: 'eth0.10' }))
     await first.driver.createEndpoint(endpoint(NET, EP))
     const rebooted = new FakeLinkLayer(['eth0'])
-    const second = await IpvlanDriver.open({ links: rebooted, store, log: silentLogger })
+    const second = await IpvlanDriver.open({
+      hostId: 'node-a',
+      links: rebooted,
+      store,
+      log: silentLogger,
+    })
     await second.join(NET, EP)
     assert.deepEqual(linkNames(rebooted), ['eth0', 'eth0.10', endpointLinkName(EP)])
   })
@@ -1196,7 +1201,7 @@ describe('IpvlanDriver link faults', () => {
     assert.equal(links.links.has(endpointLinkName(EP)), true, 'the failed one is still there')
     links.removeAll = removeAll
     // The next start finds a link of ours that no record owns, and deletes it.
-    const restarted = await IpvlanDriver.open({ links, store, log: silentLogger })
+    const restarted = await IpvlanDriver.open({ hostId: 'node-a', links, store, log: silentLogger })
     const report = await restarted.reconcile()
     assert.deepEqual(report.removed, [endpointLinkName(EP)])
     assert.equal(links.links.has(endpointLinkName(EP)), false)

@@ -41,7 +41,13 @@ async function setup<S extends Store>(
   links = new FakeLinkLayer(['eth0', 'eth1']),
   { earlyLinks = true }: { earlyLinks?: boolean } = {}
 ) {
-  const driver = await IpvlanDriver.open({ links, store, log: silentLogger, earlyLinks })
+  const driver = await IpvlanDriver.open({
+    hostId: 'node-a',
+    links,
+    store,
+    log: silentLogger,
+    earlyLinks,
+  })
   const app = createApp({ driver, log: silentLogger })
   const post = async (method: string, body: unknown): Promise<Reply> => {
     const res = await app.request(`/NetworkDriver.${method}`, {
@@ -386,7 +392,7 @@ describe('a real JsonFileStore whose directory becomes unwritable', () => {
     await writeFile(file, 'x')
     const store = new JsonFileStore(join(file, 'state'), silentLogger)
     await assert.rejects(
-      IpvlanDriver.open({ links: new FakeLinkLayer(), store, log: silentLogger }),
+      IpvlanDriver.open({ hostId: 'node-a', links: new FakeLinkLayer(), store, log: silentLogger }),
       (error: NodeJS.ErrnoException) => {
         assert.equal(error.code, 'ENOTDIR')
         assert.ok(error.message.includes(join(file, 'state')), error.message)

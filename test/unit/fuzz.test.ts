@@ -1044,6 +1044,7 @@ async function fakeKernelEnv(): Promise<Env> {
   const linkCalls: LinkCall[] = []
   const store = new MemoryStore()
   const driver = await IpvlanDriver.open({
+    hostId: 'node-a',
     links: recordLinks(fake, linkCalls),
     store,
     log: silentLogger,
@@ -1063,7 +1064,7 @@ async function iproute2Env(): Promise<Env & { ip: FakeIp }> {
   const linkCalls: LinkCall[] = []
   const store = new MemoryStore()
   const links = recordLinks(createIproute2({ run: ip.run, timeoutMs: 1000 }), linkCalls)
-  const driver = await IpvlanDriver.open({ links, store, log: silentLogger })
+  const driver = await IpvlanDriver.open({ hostId: 'node-a', links, store, log: silentLogger })
   return {
     app: createApp({ driver, log: silentLogger }),
     driver,

@@ -198,7 +198,12 @@ describe('host_address: the host reaches its containers', () => {
     await first.driver.join(NET, EP)
 
     const rebooted = new FakeLinkLayer(['eth0'])
-    const second = await IpvlanDriver.open({ links: rebooted, store, log: silentLogger })
+    const second = await IpvlanDriver.open({
+      hostId: 'node-a',
+      links: rebooted,
+      store,
+      log: silentLogger,
+    })
     assert.deepEqual(second.networks()[0]?.hostAccess?.link, HOST, 'host access survives a restart')
     await second.reconcile()
     assert.deepEqual(linkNames(rebooted), ['eth0', 'eth0.10', HOST].sort())

@@ -14,7 +14,7 @@ const EP = id('http endpoint')
 async function setup() {
   const links = new FakeLinkLayer(['eth0'])
   const store = new MemoryStore()
-  const driver = await IpvlanDriver.open({ links, store, log: silentLogger })
+  const driver = await IpvlanDriver.open({ hostId: 'node-a', links, store, log: silentLogger })
   const app = createApp({ driver, log: silentLogger })
   /**
    * POSTs like dockerd: no Content-Type, a JSON body written by Go's json.Encoder (so ending in a
@@ -102,6 +102,7 @@ describe('HTTP request log', () => {
     const lines: string[] = []
     const log = createLogger(level, (_at, line) => lines.push(line))
     const driver = await IpvlanDriver.open({
+      hostId: 'node-a',
       links: new FakeLinkLayer(['eth0']),
       store: new MemoryStore(),
       log,

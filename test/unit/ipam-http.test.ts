@@ -17,6 +17,7 @@ async function setup(store: IpamStore = new MemoryIpamStore()) {
   const lines: string[] = []
   const log = createLogger('debug', (_level, line) => lines.push(line))
   const driver = await IpvlanDriver.open({
+    hostId: 'node-a',
     links: new FakeLinkLayer(['eth0']),
     store: new MemoryStore(),
     log: silentLogger,

@@ -97,7 +97,12 @@ describe('ip failures as Docker and the log see them', () => {
     const lines: string[] = []
     const log = createLogger('debug', (_level, line) => lines.push(line))
     const links = linksWith(ipBin)
-    const driver = await IpvlanDriver.open({ links, store: new MemoryStore(), log })
+    const driver = await IpvlanDriver.open({
+      hostId: 'node-a',
+      links,
+      store: new MemoryStore(),
+      log,
+    })
     const app = createApp({ driver, log })
     const response = await app.request('/NetworkDriver.CreateNetwork', {
       method: 'POST',

@@ -25,7 +25,12 @@ function raw(socket: string, request: string): Promise<string> {
 }
 
 const newDriver = (): Promise<IpvlanDriver> =>
-  IpvlanDriver.open({ links: new FakeLinkLayer(), store: new MemoryStore(), log: silentLogger })
+  IpvlanDriver.open({
+    hostId: 'node-a',
+    links: new FakeLinkLayer(),
+    store: new MemoryStore(),
+    log: silentLogger,
+  })
 
 describe('the unix-socket server', () => {
   let dir: string

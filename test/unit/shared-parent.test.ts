@@ -181,7 +181,12 @@ describe('shared_parent: several networks on one parent', () => {
     await first.driver.createEndpoint(endpoint(NET2, EP2, { address: '10.20.0.5/24' }))
 
     const rebooted = new FakeLinkLayer(['eth0'])
-    const second = await IpvlanDriver.open({ links: rebooted, store, log: silentLogger })
+    const second = await IpvlanDriver.open({
+      hostId: 'node-a',
+      links: rebooted,
+      store,
+      log: silentLogger,
+    })
     assert.deepEqual(
       second.networks().map((n) => n.sharedParent),
       [true, true],
