@@ -25,7 +25,13 @@ export type ParentOrigin = (typeof PARENT_ORIGINS)[number]
 /** Everything needed to serve a network after a restart; persisted as is. */
 export interface NetworkRecord {
   id: string
+  /** The interface, as named or as `-o parent=auto` resolved at creation: later work uses this. */
   parent: string
+  /**
+   * `-o parent` as given when it named no interface itself (`auto`, `auto.10`); absent otherwise.
+   * A repeated CreateNetwork matches on it, so a moved default route does not make it differ.
+   */
+  requestedParent?: string | undefined
   parentOrigin: ParentOrigin
   /** For a parent we created as an 802.1Q sub-interface: its master and VLAN id. */
   vlan?: { master: string; id: number } | undefined

@@ -6,6 +6,7 @@ import { dummyParentName } from './naming.ts'
 import type { IpamInput, NetworkOptionsInput } from './options.ts'
 import { createHostLink, planHostAccess } from './host-access.ts'
 import { parseNetworkOptions, parseSubnets } from './options.ts'
+import { resolveAutoParent } from './auto-parent.ts'
 import { assertParentAvailable, prepareParent, removeOwnedParent } from './parent.ts'
 import { probe, removeLeftover, removeQuietly } from './setup.ts'
 
@@ -53,11 +54,12 @@ export async function createNetwork(ctx: DriverContext, input: CreateNetworkInpu
   )
   await ctx.mutex.run(ALL_NETWORKS, () =>
     ctx.networkLock.exclusive(networkId, async () => {
-      const parent = options.parent ?? dummyParentName(networkId)
+      const requested = options.parent ?? dummyParentName(networkId)
       const known = ctx.state.network(networkId)
       if (known) {
+        // `auto` is compared as given: where the default route points now does not matter.
         const same =
-          known.parent === parent &&
+          (known.requestedParent ?? known.parent) === requested &&
           known.mode === options.mode &&
           known.flag === options.flag &&
           known.mtu === options.mtu &&
@@ -71,11 +73,16 @@ export async function createNetwork(ctx: DriverContext, input: CreateNetworkInpu
           `network ${short(networkId)} already exists with other options`
         )
       }
+      // Resolved here, once: every later operation uses the recorded name.
+      const auto = options.auto ? await resolveAutoParent(ctx, requested, options.auto) : undefined
+      const parent = auto?.parent ?? requested
       assertParentAvailable(ctx, parent, options, [...ipv4, ...ipv6])
-      const prepared = await prepareParent(ctx, networkId, parent, options)
+      const prepared = await prepareParent(ctx, networkId, parent, options, auto)
       const record: NetworkRecord = {
         id: networkId,
         parent,
+        // Only written for auto, so other records stay as they were.
+        ...(auto ? { requestedParent: requested } : {}),
         parentOrigin: prepared.origin,
         vlan: prepared.vlan,
         mode: options.mode,
@@ -102,6 +109,7 @@ export async function createNetwork(ctx: DriverContext, input: CreateNetworkInpu
       ctx.log.info('network created', {
         network: short(networkId),
         parent,
+        ...(auto ? { requested } : {}),
         origin: prepared.origin,
       })
     })

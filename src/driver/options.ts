@@ -28,6 +28,12 @@ export interface IpamInput {
 export interface NetworkOptions {
   /** undefined: no `-o parent`, the network gets a dummy parent and is internal. */
   parent: string | undefined
+  /**
+   * `-o parent=auto` or `auto.VID`: the interface of this host's default route (or its 802.1Q
+   * sub-interface VID), resolved at CreateNetwork; `parent` then holds the option as given.
+   * Absent otherwise.
+   */
+  auto?: { vlanId: number | undefined }
   mode: IpvlanMode
   flag: IpvlanFlag
   mtu: number | undefined
@@ -64,7 +70,9 @@ export function parseNetworkOptions(input: NetworkOptionsInput): NetworkOptions 
   }
   const parentText = input.generic.get('parent') ?? ''
   let parent: string | undefined
-  if (parentText !== '') {
+  const auto = parseAutoParent(parentText)
+  if (auto) parent = parentText
+  else if (parentText !== '') {
     const problem = ifnameProblem(parentText)
     if (problem !== undefined) {
       throw invalid(`option "parent": "${printable(parentText)}" ${problem}`)
@@ -90,6 +98,7 @@ export function parseNetworkOptions(input: NetworkOptionsInput): NetworkOptions 
   }
   return {
     parent,
+    ...(auto ? { auto } : {}),
     mode,
     flag,
     mtu,
@@ -97,6 +106,23 @@ export function parseNetworkOptions(input: NetworkOptionsInput): NetworkOptions 
     sharedParent: sharedParent === 'true',
     hostAddresses,
   }
+}
+
+/**
+ * "auto" or "auto.VID" (VID 1-4094, as in eth0.10). Every value starting with "auto." is taken as
+ * this form, so a typo is an error rather than the name of an interface that does not exist.
+ */
+function parseAutoParent(text: string): { vlanId: number | undefined } | undefined {
+  if (text === 'auto') return { vlanId: undefined }
+  if (!text.startsWith('auto.')) return undefined
+  const vid = text.slice('auto.'.length)
+  const vlanId = /^[0-9]{1,4}$/.test(vid) ? Number(vid) : NaN
+  if (!(vlanId >= 1 && vlanId <= 4094)) {
+    throw invalid(
+      `option "parent": "${printable(text)}": "${printable(vid)}" is not a VLAN id (expected auto, or auto.VID with VID 1-4094, e.g. auto.10)`
+    )
+  }
+  return { vlanId }
 }
 
 /** "192.168.10.2", "2001:db8::2" or both, comma-separated: at most one address per family. */

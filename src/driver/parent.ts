@@ -1,4 +1,5 @@
 import { DriverError, invalid, printable } from '../errors.ts'
+import type { AutoParent } from './auto-parent.ts'
 import type { DriverContext } from './context.ts'
 import { hostLabel, short } from './context.ts'
 import { parseCidr, poolsOverlap } from './ipnet.ts'
@@ -83,17 +84,21 @@ function firstOverlap(
 
 /**
  * Finds or makes the parent. A parent we made earlier (our alias, no owner left) is adopted
- * rather than mistaken for the operator's, so it is still deleted with its network.
+ * rather than mistaken for the operator's, so it is still deleted with its network. `auto`: what
+ * `-o parent=auto[.VID]` resolved to; auto.VID's master is the default route's interface, not read
+ * back from the name (that interface may itself be a name.VID), and plain `auto` creates nothing.
  */
 export async function prepareParent(
   ctx: DriverContext,
   networkId: string,
   parent: string,
-  options: NetworkOptions
+  options: NetworkOptions,
+  auto?: AutoParent
 ): Promise<PreparedParent> {
   const existing = await show(ctx, parent)
   const vlan = parseVlanParent(parent)
-  const vlanSpec = 'problem' in vlan ? undefined : { master: vlan.master, id: vlan.vlanId }
+  const named = 'problem' in vlan ? undefined : { master: vlan.master, id: vlan.vlanId }
+  const vlanSpec = auto?.vlan ?? named
   if (existing) {
     const mark = parseOwnerAlias(existing.alias)
     const ours = mark?.instanceId === ctx.instanceId && mark.kind === 'parent'
@@ -114,9 +119,13 @@ export async function prepareParent(
     await createParent(ctx, networkId, parent, undefined)
     return { origin: 'dummy', created: true }
   }
-  if (!vlanSpec) {
+  // Plain auto creates nothing: the default route's interface was there a moment ago.
+  if (!vlanSpec || (auto && !auto.vlan)) {
+    const why = auto
+      ? `it is the interface of this host's default route, gone since it was looked up`
+      : `it is not a name.VLAN sub-interface we could create (${'problem' in vlan ? vlan.problem : ''})`
     throw invalid(
-      `option "parent": interface "${printable(parent)}" does not exist on the host ${hostLabel(ctx.hostId)}, and it is not a name.VLAN sub-interface we could create (${'problem' in vlan ? vlan.problem : ''})`
+      `option "parent": interface "${printable(parent)}" does not exist on the host ${hostLabel(ctx.hostId)}, and ${why}`
     )
   }
   await createParent(ctx, networkId, parent, vlanSpec)

@@ -46,6 +46,7 @@ export const NetworkFile = v.object({
   version: v.literal(CURRENT_STATE_VERSION),
   id: v.string(),
   parent: v.string(),
+  requestedParent: v.optional(v.string()),
   parentOrigin: v.picklist(PARENT_ORIGINS),
   vlan: v.optional(v.object({ master: v.string(), id: v.number() })),
   mode: v.picklist(IPVLAN_MODES),
