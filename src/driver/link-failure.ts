@@ -2,8 +2,10 @@ import { DriverError, messageOf } from '../errors.ts'
 import { hostLabel } from './context.ts'
 import { LinkError } from './ports/link-layer.ts'
 
-/** What the driver was doing when `ip` failed, to phrase the error for the operator. */
-// `host` (HOST_ID) where a missing interface is reported: in a fleet, the one host that lacks it.
+/**
+ * What the driver was doing when `ip` failed, to phrase the error for the operator. `host` (HOST_ID)
+ * where a missing interface is reported: in a fleet, it names the host that lacks the interface.
+ */
 export type LinkOperation =
   | { op: 'ipvlan'; parent: string; name: string; host: string }
   | { op: 'vlan'; name: string; master: string; host: string }
