@@ -90,6 +90,12 @@ async function main(): Promise<void> {
     now: Date.now,
     graceMs: timers.reclaimAfterMs,
   })
+  // On etcd, this host's embedded tables are still read (never written): the reconciler copies
+  // its networks' gateways and aux addresses from them, off the request paths.
+  const embedded =
+    config.etcdEndpoints.length > 0
+      ? new IpamLocalStore(join(config.stateDir, 'ipam'), log)
+      : undefined
   const reconciler = new IpamReconciler({
     ipam,
     store: ipamStore,
@@ -99,6 +105,7 @@ async function main(): Promise<void> {
     reclaimer,
     minAgeMs: timers.orphanAgeMs,
     monotonic: () => performance.now(),
+    embedded,
   })
   mountIpamRoutes(app, { ipam, log })
   mountIpamAdminRoutes(app, { reclaimer, log })
@@ -163,10 +170,22 @@ async function main(): Promise<void> {
 }
 
 function logPass(log: Logger, report: IpamReconcileReport): void {
-  const { skipped, released, young, retaken, heldElsewhere, failed } = report
+  const { skipped, released, young, retaken, heldElsewhere, copied, failed } = report
+  const { reservationsHeldElsewhere } = report
   const reclaimed = report.reclaims.flatMap((r) => r.released.map((x) => `${r.host}:${x.address}`))
-  const fields = { skipped, released, young, retaken, heldElsewhere, failed, reclaimed }
-  const quiet = [released, retaken, heldElsewhere, failed, reclaimed].every((l) => l.length === 0)
+  const fields = {
+    skipped,
+    released,
+    young,
+    retaken,
+    heldElsewhere,
+    copied,
+    reservationsHeldElsewhere,
+    failed,
+    reclaimed,
+  }
+  const loud = [released, retaken, heldElsewhere, copied, reservationsHeldElsewhere, failed]
+  const quiet = [...loud, reclaimed].every((l) => l.length === 0)
   if (quiet) log.debug('ipam reconciliation pass', fields)
   else log.info('ipam reconciliation pass', fields)
 }

@@ -16,6 +16,12 @@ export interface Subnet {
    * records of older plugin versions: IPAM reconciliation leaves such subnets alone.
    */
   addressSpace?: string | undefined
+  /**
+   * The pool's `--aux-address` values, plain IPs, as Docker reserved them before CreateNetwork.
+   * Absent in records of older plugin versions (and when there are none): a switch to etcd then
+   * cannot copy them (ipam/reservations.ts).
+   */
+  auxAddresses?: string[] | undefined
 }
 
 /** How a network's parent came to be, which decides whether we delete it with the network. */

@@ -191,8 +191,12 @@ export function parseSubnets(data: readonly IpamInput[], family: 4 | 6): Subnet[
     }
     // Docker sends 0.0.0.0/0 when IPv4 is disabled on engines that always send IPv4Data.
     if (pool.prefix === 0) return []
-    // Recorded only when given, so records without it stay as they were.
-    const space = entry.addressSpace ? { addressSpace: entry.addressSpace } : {}
+    // Recorded only when given, so records without them stay as they were.
+    const aux = auxAddressesOf(entry, family)
+    const space = {
+      ...(entry.addressSpace ? { addressSpace: entry.addressSpace } : {}),
+      ...(aux.length > 0 ? { auxAddresses: aux } : {}),
+    }
     if (entry.gateway === undefined || entry.gateway === '') return [{ pool: entry.pool, ...space }]
     const gateway = parseCidr(entry.gateway)
     if (!gateway || gateway.family !== family) {
@@ -201,5 +205,17 @@ export function parseSubnets(data: readonly IpamInput[], family: 4 | 6): Subnet[
       )
     }
     return [{ pool: entry.pool, gateway: gateway.ip, ...space }]
+  })
+}
+
+/**
+ * The pool's --aux-address values as plain IPs, kept so a switch of the IPAM to etcd can copy
+ * these reservations. Docker sends them as CIDRs ("192.168.10.2/24"); anything that is not an
+ * address of the family ("<nil>") reserves nothing and is left out rather than refused.
+ */
+function auxAddressesOf(entry: IpamInput, family: 4 | 6): string[] {
+  return (entry.auxAddresses ?? []).flatMap((text) => {
+    const ip = text.includes('/') ? parseCidr(text)?.ip : text
+    return ip !== undefined && ipFamily(ip) === family ? [ip] : []
   })
 }

@@ -40,6 +40,7 @@ const Subnet = v.object({
   pool: v.string(),
   gateway: v.optional(v.string()),
   addressSpace: v.optional(v.string()),
+  auxAddresses: v.optional(v.array(v.string())),
 })
 
 export const NetworkFile = v.object({

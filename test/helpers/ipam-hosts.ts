@@ -2,9 +2,9 @@ import { Ipam } from '../../src/driver/ipam/ipam.ts'
 import { HostLiveness } from '../../src/driver/ipam/liveness.ts'
 import { HostReclaimer } from '../../src/driver/ipam/reclaim.ts'
 import { IpamReconciler } from '../../src/driver/ipam/reconciler.ts'
-import type { ServedView } from '../../src/driver/ipam/served.ts'
+import type { ServedReservation, ServedView } from '../../src/driver/ipam/served.ts'
 import { servedKey } from '../../src/driver/ipam/served.ts'
-import type { IpamStore } from '../../src/driver/ports/ipam-store.ts'
+import type { IpamStore, IpamTableReader } from '../../src/driver/ports/ipam-store.ts'
 import { createLogger } from '../../src/log.ts'
 
 /**
@@ -18,8 +18,16 @@ export interface TestHost {
   reclaimer: HostReclaimer
   reconciler: IpamReconciler
   lines: string[]
-  /** Endpoints this host "serves": subnet -> [endpointId, address][]. */
-  serve: (subnet: string, endpoints: [string, string][], addressSpace?: string) => void
+  /**
+   * Endpoints this host "serves": subnet -> [endpointId, address][]; and the gateways and aux
+   * addresses its networks name there: [kind, address, networkId?][].
+   */
+  serve: (
+    subnet: string,
+    endpoints: [string, string][],
+    addressSpace?: string,
+    reservations?: [ServedReservation['kind'], string, string?][]
+  ) => void
   clock: { wall: number; mono: number }
   ask: (poolId: string, address?: string, options?: Record<string, string>) => Promise<string>
 }
@@ -34,6 +42,8 @@ export function testHost(
     minAgeMs?: number
     everyMs?: number
     instance?: string
+    /** This host's embedded tables, as after a switch to etcd. */
+    embedded?: IpamTableReader
   } = {}
 ): TestHost {
   const lines: string[] = []
@@ -65,6 +75,7 @@ export function testHost(
     reclaimer,
     minAgeMs: opts.minAgeMs ?? 10 * MINUTE,
     monotonic: () => clock.mono,
+    embedded: opts.embedded,
   })
   return {
     name,
@@ -74,7 +85,7 @@ export function testHost(
     reconciler,
     lines,
     clock,
-    serve: (subnet, endpoints, addressSpace = 'lan') =>
+    serve: (subnet, endpoints, addressSpace = 'lan', reservations = []) =>
       view.set(servedKey(addressSpace, subnet), {
         addressSpace,
         subnet,
@@ -82,6 +93,11 @@ export function testHost(
           endpointId,
           networkId: 'n'.repeat(64),
           address,
+        })),
+        reservations: reservations.map(([kind, address, networkId = 'n'.repeat(64)]) => ({
+          kind,
+          address,
+          networkId,
         })),
       }),
     ask: (poolId, address = '', options = {}) =>

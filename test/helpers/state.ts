@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { Subnet } from '../../src/driver/model.ts'
 
 /**
  * Writes the record a successful CreateNetwork leaves (an l2 network on an existing `eth0`), so
@@ -11,7 +12,9 @@ export function seedNetworkRecord(
   pool: string,
   gateway: string,
   /** The IPAM's address space, as Docker names it at CreateNetwork ("lan": this plugin's IPAM). */
-  addressSpace?: string
+  addressSpace?: string,
+  /** The pool's --aux-address values (plain IPs), and IPv6 pools, as CreateNetwork records them. */
+  more: { auxAddresses?: string[]; ipv6?: Subnet[] } = {}
 ): void {
   mkdirSync(join(stateDir, 'networks'), { recursive: true })
   const record = {
@@ -22,8 +25,15 @@ export function seedNetworkRecord(
     mode: 'l2',
     flag: 'bridge',
     internal: false,
-    ipv4: [{ pool, gateway, ...(addressSpace ? { addressSpace } : {}) }],
-    ipv6: [],
+    ipv4: [
+      {
+        pool,
+        gateway,
+        ...(addressSpace ? { addressSpace } : {}),
+        ...(more.auxAddresses ? { auxAddresses: more.auxAddresses } : {}),
+      },
+    ],
+    ipv6: more.ipv6 ?? [],
   }
   writeFileSync(join(stateDir, 'networks', `${networkId}.json`), JSON.stringify(record))
 }

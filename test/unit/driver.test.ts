@@ -187,6 +187,53 @@ describe('IpvlanDriver.createNetwork', () => {
     ])
   })
 
+  test('--aux-address values are recorded per pool as plain IPs (a switch to etcd copies them); a record without them (older plugin) still matches', async () => {
+    const store = new MemoryStore(INSTANCE)
+    const older = await setup(['eth0'], store)
+    await older.driver.createNetwork(
+      network(
+        NET,
+        { parent: 'eth0' },
+        { ipv6: [{ pool: '2001:db8::/64', addressSpace: 'lan' }], enableIPv6: true }
+      )
+    )
+    const withAux = network(
+      NET,
+      { parent: 'eth0' },
+      {
+        ipv4: [
+          {
+            pool: '192.168.10.0/24',
+            gateway: '192.168.10.1/24',
+            addressSpace: 'lan',
+            auxAddresses: ['192.168.10.2/24', '192.168.10.3', '<nil>', '2001:db8::9/64'],
+          },
+        ],
+        ipv6: [{ pool: '2001:db8::/64', addressSpace: 'lan', auxAddresses: ['2001:db8::2/64'] }],
+        enableIPv6: true,
+      }
+    )
+    const again = await setup(['eth0'], store)
+    await again.driver.createNetwork(withAux)
+    assert.deepEqual(store.networks.get(NET)?.ipv4, [
+      { pool: '192.168.10.0/24', gateway: '192.168.10.1' },
+    ])
+    const fresh = await setup(['eth0'])
+    await fresh.driver.createNetwork({ ...withAux, networkId: NET2 })
+    const record = fresh.store.networks.get(NET2)
+    assert.deepEqual(record?.ipv4, [
+      {
+        pool: '192.168.10.0/24',
+        gateway: '192.168.10.1',
+        addressSpace: 'lan',
+        auxAddresses: ['192.168.10.2', '192.168.10.3'],
+      },
+    ])
+    assert.deepEqual(record?.ipv6, [
+      { pool: '2001:db8::/64', addressSpace: 'lan', auxAddresses: ['2001:db8::2'] },
+    ])
+  })
+
   test('re-creating a network with other subnets, MTU or --internal is a conflict', async () => {
     const { driver } = await setup()
     await driver.createNetwork(network(NET, { parent: 'eth0' }))

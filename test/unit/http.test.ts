@@ -196,8 +196,14 @@ describe('HTTP routes', () => {
     assert.deepEqual(await ok('/NetworkDriver.CreateNetwork', createNetworkBody()), {})
     assert.equal(driver.networks()[0]?.parent, 'eth0.10')
     assert.deepEqual(driver.networks()[0]?.ipv4, [
-      // The IPAM's address space is recorded: IPAM reconciliation judges only its own.
-      { pool: '192.168.10.0/24', gateway: '192.168.10.1', addressSpace: 'LocalDefault' },
+      // The IPAM's address space is recorded: IPAM reconciliation judges only its own. So are
+      // the aux addresses, plain ("<nil>" reserves nothing): a switch to etcd copies them.
+      {
+        pool: '192.168.10.0/24',
+        gateway: '192.168.10.1',
+        addressSpace: 'LocalDefault',
+        auxAddresses: ['192.168.10.2'],
+      },
     ])
     assert.equal(links.links.get('eth0.10')?.kind, 'vlan')
   })

@@ -32,7 +32,7 @@ const fullNetwork: NetworkRecord = {
   flag: 'private',
   mtu: 1400,
   internal: false,
-  ipv4: [{ pool: '192.168.10.0/24', gateway: '192.168.10.1' }],
+  ipv4: [{ pool: '192.168.10.0/24', gateway: '192.168.10.1', auxAddresses: ['192.168.10.2'] }],
   ipv6: [{ pool: '2001:db8::/64', gateway: '2001:db8::1' }],
   sharedParent: true,
 }

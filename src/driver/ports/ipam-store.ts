@@ -77,3 +77,9 @@ export interface IpamStore {
     expect: number
   ): Promise<{ revision: number } | { current: StoredBeat | undefined }>
 }
+
+/**
+ * Reading a table and nothing else: this host's embedded tables, read after it switched to etcd
+ * so the reconciler can copy its networks' reservations (ipam/reservations.ts).
+ */
+export type IpamTableReader = Pick<IpamStore, 'read'>
