@@ -14,8 +14,8 @@
  * (ReleaseAddress on the host that holds it) and etcd must hold no key under the IPAM prefix.
  * Run by bench/host.ts (`--only ipam` runs just this).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { SubnetKey } from '../src/driver/ports/ipam-store.ts'
 import { EtcdGateway } from '../src/store/etcd-gateway.ts'
@@ -86,6 +86,8 @@ interface Sample {
   latencies: number[]
   /** etcd proposals (transactions and heartbeats) per allocation while the sample ran. */
   txnsPerAllocation: number
+  /** CPU time (user + system) per allocation while the sample ran, of every plugin and of etcd. */
+  cpuMsPerAllocation: { plugins: number; etcd: number }
 }
 
 const perS = (value: number): string => `${value.toFixed(value >= 100 ? 0 : 1)}/s`
@@ -99,6 +101,17 @@ async function proposals(etcd: EtcdProcess): Promise<number> {
   const text = await (await fetch(`${etcd.url}/metrics`)).text()
   const found = /^etcd_server_proposals_committed_total (\S+)$/m.exec(text)
   return found ? Number(found[1]) : NaN
+}
+
+/** CPU time (user + system) the processes used so far, in ms (/proc/PID/stat, USER_HZ 100). */
+function cpuMs(pids: (number | undefined)[]): number {
+  let ticks = 0
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    ticks += Number(fields[11]) + Number(fields[12])
+  }
+  return ticks * 10
 }
 
 /** Runs `work` on every item with `width` workers. */
@@ -116,6 +129,8 @@ async function pool<T>(items: T[], width: number, work: (item: T) => Promise<voi
 
 /** What every sample works with: the pool, and the checker's own view of etcd. */
 interface Context {
+  /** Every plugin process, the idle ones of a 1-host sample too. */
+  hosts: Host[]
   poolId: string
   options: IpamBenchOptions
   etcd: EtcdProcess
@@ -126,6 +141,8 @@ interface Context {
 
 async function sample(hosts: Host[], context: Context): Promise<Sample> {
   const { poolId, options, etcd, store, gateway, checks } = context
+  const plugins = context.hosts.map((host) => host.plugin.child.pid)
+  const cpu = { plugins: cpuMs(plugins), etcd: cpuMs([etcd.child.pid]) }
   const share = options.allocations / hosts.length
   const got: { host: Host; address: string }[] = []
   const latencies: number[] = []
@@ -163,7 +180,12 @@ async function sample(hosts: Host[], context: Context): Promise<Sample> {
     )
   )
   const elapsed = now() - started
-  const txns = ((await proposals(etcd)) - proposed) / Math.max(got.length, 1)
+  const perAllocation = (value: number): number => value / Math.max(got.length, 1)
+  const cpuUsed = {
+    plugins: perAllocation(cpuMs(plugins) - cpu.plugins),
+    etcd: perAllocation(cpuMs([etcd.child.pid]) - cpu.etcd),
+  }
+  const txns = perAllocation((await proposals(etcd)) - proposed)
   checks.samples++
   checks.allocated += got.length
   if (got.length !== options.allocations || got.length === 0) {
@@ -224,7 +246,12 @@ async function sample(hosts: Host[], context: Context): Promise<Sample> {
     const more = left.kvs.length > 5 ? ` and ${left.kvs.length - 5} more` : ''
     note(checks, `after the releases etcd still holds ${keys.join(', ')}${more}`)
   }
-  return { perSecond: (got.length * 1000) / elapsed, latencies, txnsPerAllocation: txns }
+  return {
+    perSecond: (got.length * 1000) / elapsed,
+    latencies,
+    txnsPerAllocation: txns,
+    cpuMsPerAllocation: cpuUsed,
+  }
 }
 
 async function startHost(
@@ -336,10 +363,12 @@ export async function ipamFleet(
       leftInEtcd: 0,
       messages: [],
     }
+    const cpus = availableParallelism()
     const FLEET = `${count} hosts × ${clients}`
     const SINGLE = `1 host × ${clients}`
     const taken: Record<string, Sample[]> = { [FLEET]: [], [SINGLE]: [] }
     const context: Context = {
+      hosts,
       poolId,
       options,
       etcd: etcdUp,
@@ -384,6 +413,14 @@ export async function ipamFleet(
         list.map((s) => s.txnsPerAllocation),
         0.5
       )
+    const cpu = (list: Sample[]): string => {
+      const of = (key: 'plugins' | 'etcd'): number =>
+        quantile(
+          list.map((s) => s.cpuMsPerAllocation[key]),
+          0.5
+        )
+      return `plugins ${ms(of('plugins'))} + etcd ${ms(of('etcd'))}`
+    }
 
     const problems =
       checks.errors +
@@ -422,7 +459,8 @@ export async function ipamFleet(
           `attempt takes the n-th lowest free address; 8 conflicts in a row would be an error ` +
           `here). etcd proposals per allocation, median (every transaction, failed ones ` +
           `included, and heartbeats): ${txns(fleet).toFixed(2)} with ${count} hosts, ` +
-          `${txns(single).toFixed(2)} with 1. ` +
+          `${txns(single).toFixed(2)} with 1; CPU per allocation, median: ${cpu(fleet)} with ` +
+          `${count} hosts, ${cpu(single)} with 1 (all on this machine's ${cpus} CPUs). ` +
           verdict +
           (checks.messages.length ? `; ${checks.messages.join('; ')}` : ''),
       },
@@ -455,6 +493,10 @@ export async function ipamFleet(
       txnsPerAllocation: {
         [FLEET]: fleet.map((s) => s.txnsPerAllocation),
         [SINGLE]: single.map((s) => s.txnsPerAllocation),
+      },
+      cpuMsPerAllocation: {
+        [FLEET]: fleet.map((s) => s.cpuMsPerAllocation),
+        [SINGLE]: single.map((s) => s.cpuMsPerAllocation),
       },
       checks,
       durationMs: now() - started,
