@@ -1,8 +1,16 @@
 /**
  * Host benchmarks: 5b (start-up of the compiled program until its socket answers GetCapabilities,
- * vs bare node starts, interleaved) and 6 (the plugin rootfs: size and what takes the space).
+ * vs bare node starts, interleaved), 6 (the plugin rootfs: size and what takes the space) and 9
+ * (the cluster IPAM: allocations/s of 3 plugin processes on one real etcd vs 1, bench/host-ipam.ts).
  *
- *   node --import tsx bench/host.ts --out FILE [--rounds 30] [--rootfs plugin/rootfs]
+ *   node --import tsx bench/host.ts --out FILE [--only startup,rootfs,ipam] [--rounds 30]
+ *     [--rootfs plugin/rootfs] [--ipam-pairs 6] [--ipam-warmup 1] [--ipam-allocations 192]
+ *     [--ipam-clients 32] [--ipam-hosts 3] [--ipam-backend etcd]
+ *
+ * --only ipam runs benchmark 9 alone (needs root, dist/main.js and /usr/bin/etcd). A benchmark
+ * that fails is listed in the part's raw.failures and the program exits 1 after writing the part.
+ * --ipam-backend local checks the checks: each host on its own embedded backend must give
+ * duplicates, and row 9 must fail.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
@@ -10,12 +18,26 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { REPO } from '../test/helpers/plugin-process.ts'
 import { call } from '../test/helpers/socket-client.ts'
+import { ipamFleet } from './host-ipam.ts'
 import type { Row } from './lib/result.ts'
 import { bytes, flag, intFlag, log, ms, ratioRow, writePart, x } from './lib/result.ts'
 import { interleave, now, ratioFigure } from './lib/stats.ts'
 
 const out = flag('out')
+const SECTIONS = ['startup', 'rootfs', 'ipam']
+const only = new Set(flag('only', SECTIONS.join(',')).split(','))
+for (const name of only) {
+  if (!SECTIONS.includes(name)) throw new Error(`--only: expected some of ${SECTIONS.join(',')}`)
+}
 const ROUNDS = intFlag('rounds', 30)
+const IPAM = {
+  pairs: intFlag('ipam-pairs', 6),
+  warmup: intFlag('ipam-warmup', 1),
+  allocations: intFlag('ipam-allocations', 192),
+  clients: intFlag('ipam-clients', 32),
+  hosts: intFlag('ipam-hosts', 3),
+  backend: flag('ipam-backend', 'etcd') as 'etcd' | 'local',
+}
 const ROOTFS = flag('rootfs', join(REPO, 'plugin', 'rootfs'))
 const MAIN = join(REPO, 'dist', 'main.js')
 
@@ -187,14 +209,30 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString()
   const started = now()
   const rows: Row[] = []
+  const failures: string[] = []
   const raw: Record<string, unknown> = {
     node: process.version,
     kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(),
+    only: [...only],
   }
-  await startup(rows, raw)
-  rootfs(rows, raw)
-  writePart(out, { part: 'host', where: 'host', startedAt, durationMs: now() - started, rows, raw })
-  log(`host done in ${ms(now() - started)}`)
+  const section = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
+    if (!only.has(name)) return
+    try {
+      await fn()
+    } catch (error) {
+      failures.push(`${name}: ${(error as Error).message}`)
+      log(`${name} FAILED: ${(error as Error).stack ?? String(error)}`)
+    }
+  }
+  await section('startup', () => startup(rows, raw))
+  await section('rootfs', () => rootfs(rows, raw))
+  await section('ipam', async () => {
+    failures.push(...(await ipamFleet(IPAM, rows, raw)))
+  })
+  const part = { part: 'host', where: 'host', startedAt, durationMs: now() - started, rows }
+  writePart(out, { ...part, raw: { ...raw, failures } })
+  log(`host done in ${ms(now() - started)}${failures.length ? ' WITH FAILURES' : ''}`)
+  if (failures.length) process.exit(1)
 }
 
 main().catch((error: unknown) => {

@@ -2,6 +2,9 @@
 # The benchmark suite (README / issue 4): `npm run bench` or `make bench`. Not part of `make test`.
 #
 #   host:   5b start-up of the compiled program vs bare node, 6 rootfs size       (bench/host.ts)
+#           9 cluster IPAM: allocations/s of 3 plugin processes on one real etcd vs 1
+#             (bench/host-ipam.ts; needs /usr/bin/etcd, fails without it; alone:
+#             node --import tsx bench/host.ts --only ipam --out FILE, see bench/README.md)
 #   lab VM: 2 driver cost, 3 scale, 4 throughput, 5a RSS on a real ipvlan kernel  (bench/lab-driver.ts)
 #           1 docker run/rm through the plugin vs the built-in ipvlan driver      (bench/lab-docker.ts)
 #           both run by bench/lab.ts on Docker 20.10; then 1 again on Docker 28 in the same
@@ -15,6 +18,7 @@
 #
 # Env: BENCH_VM (bench), BENCH_QUICK=1 (few pairs: checks the plumbing, numbers not meaningful),
 #      BENCH_SKIP_LAB=1 (host part only), BENCH_DOCKER_PAIRS (20), BENCH_DRIVER_PAIRS (60),
+#      BENCH_IPAM_PAIRS (6: benchmark 9's pairs, each two samples of 192 allocations),
 #      BENCH_ENGINES (28: the engines benchmark 1 runs on after 20.10; empty for 20.10 only),
 #      BENCH_RESULTS_DIR (results/; with BENCH_QUICK=1 .cache/bench-quick/). Outside results/,
 #      the READMEs are not touched: copies of them in that directory are rendered instead.
@@ -47,10 +51,10 @@ machine() {
 [[ $(id -u) -eq 0 ]] || { say "needs root (network namespaces, the lab VM)"; exit 1; }
 
 if [[ "${BENCH_QUICK:-0}" = 1 ]]; then
-  HOST_ARGS=(--rounds 5)
+  HOST_ARGS=(--rounds 5 --ipam-pairs 2 --ipam-allocations 96)
   LAB_ARGS=(--pairs 10 --scale-rounds 5 --sizes 5,10,50 --throughput-rounds 2 --per-round 32 --docker-pairs 2 --docker-warmup 0 --burst 5 --burst-rounds 1)
 else
-  HOST_ARGS=(--rounds 30)
+  HOST_ARGS=(--rounds 30 --ipam-pairs "${BENCH_IPAM_PAIRS:-6}" --ipam-allocations 192)
   LAB_ARGS=(--pairs "${BENCH_DRIVER_PAIRS:-60}" --scale-rounds 30 --throughput-rounds 20 --per-round 32
     --docker-pairs "${BENCH_DOCKER_PAIRS:-20}" --docker-warmup 1)
 fi

@@ -22,6 +22,8 @@ export async function startBenchPlugin(options: {
   netns: string
   stateDir: string
   timeoutMs?: number
+  /** More flags for the program (e.g. --etcd-endpoints, --host-id). */
+  args?: string[]
 }): Promise<BenchPlugin> {
   const base = mkdtempSync(join(tmpdir(), 'ipvlan-lan-bench-'))
   const socket = join(base, 'plugin.sock')
@@ -35,6 +37,7 @@ export async function startBenchPlugin(options: {
     'info',
     '--netns',
     options.netns,
+    ...(options.args ?? []),
   ]
   const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
