@@ -10,6 +10,19 @@ const Id = v.pipe(
 )
 
 /**
+ * A network's ID: 64 hex characters for a local network; a swarm-scoped network (`--scope swarm
+ * --config-from`) carries the ID swarmkit gave it, 25 base-36 characters (swarmkit
+ * identity.NewID), e.g. riepehhrkplwbvmint19iq2qs.
+ */
+const NetworkId = v.pipe(
+  v.string('expected a string'),
+  v.regex(
+    /^(?:[0-9a-f]{64}|[0-9a-z]{25})$/,
+    'expected 64 lowercase hexadecimal characters (or a swarm network ID: 25 lowercase letters and digits)'
+  )
+)
+
+/**
  * A map of strings (Docker's map[string]string). Checked by hand rather than with v.record, which
  * drops keys such as "__proto__": those must reach the option parser and be refused by name.
  */
@@ -50,7 +63,7 @@ const AnyMap = v.optional(v.nullable(v.record(v.string(), v.unknown())), null)
 export const Empty = v.looseObject({})
 
 export const CreateNetworkRequest = v.looseObject({
-  NetworkID: Id,
+  NetworkID: NetworkId,
   Options: NetworkOptions,
   IPv4Data: IpamList,
   IPv6Data: IpamList,
@@ -59,18 +72,18 @@ export const CreateNetworkRequest = v.looseObject({
 export const GwAllocCheckRequest = v.looseObject({ Options: NetworkOptions })
 
 export const AllocateNetworkRequest = v.looseObject({
-  NetworkID: Id,
+  NetworkID: NetworkId,
   Options: v.optional(v.nullable(StringMap), null),
   IPv4Data: IpamList,
   IPv6Data: IpamList,
 })
 
-export const NetworkRequest = v.looseObject({ NetworkID: Id })
+export const NetworkRequest = v.looseObject({ NetworkID: NetworkId })
 
-export const EndpointRequest = v.looseObject({ NetworkID: Id, EndpointID: Id })
+export const EndpointRequest = v.looseObject({ NetworkID: NetworkId, EndpointID: Id })
 
 export const CreateEndpointRequest = v.looseObject({
-  NetworkID: Id,
+  NetworkID: NetworkId,
   EndpointID: Id,
   Interface: v.optional(
     v.nullable(
@@ -86,14 +99,14 @@ export const CreateEndpointRequest = v.looseObject({
 })
 
 export const JoinRequest = v.looseObject({
-  NetworkID: Id,
+  NetworkID: NetworkId,
   EndpointID: Id,
   SandboxKey: v.optional(v.string('expected a string')),
   Options: AnyMap,
 })
 
 export const ExternalConnectivityRequest = v.looseObject({
-  NetworkID: Id,
+  NetworkID: NetworkId,
   EndpointID: Id,
   Options: AnyMap,
 })

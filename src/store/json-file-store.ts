@@ -9,7 +9,8 @@ import { writeFileAtomic } from './atomic-write.ts'
 import { CURRENT_STATE_VERSION, EndpointFile, NetworkFile, migrate } from './records.ts'
 import type { Store, StoreSnapshot } from '../driver/ports/store.ts'
 
-const ID = /^[0-9a-f]{64}$/
+/** Docker's IDs: 64 hex characters, or a swarm network's 25 base-36 characters. */
+const ID = /^(?:[0-9a-f]{64}|[0-9a-z]{25})$/
 
 /** What one records folder holds, read before anything in it changes. */
 interface Scan<R> {
@@ -198,7 +199,7 @@ export class JsonFileStore implements Store {
 }
 
 function assertId(id: string): void {
-  // IDs become file names: anything but 64 hex characters could escape the directory.
+  // IDs become file names: anything but Docker's ID shapes could escape the directory.
   if (!ID.test(id)) throw new Error(`refusing to store a record with id ${JSON.stringify(id)}`)
 }
 

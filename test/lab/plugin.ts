@@ -37,12 +37,12 @@ export async function createFromBundle(
  * container asynchronously (moby HandleExitEvent; seen on Docker 20.10.24). Any other error is
  * thrown at once.
  */
-export async function enable(name: string, attempts = 4): Promise<void> {
+export async function enable(name: string, attempts = 4, cli = docker): Promise<void> {
   let slowStarts = 0
   let cleanUps = 0
   for (;;) {
-    const result = await docker('plugin', 'enable', name)
-    if (result.code === 0 || (await pluginEnabled(name))) return
+    const result = await cli('plugin', 'enable', name)
+    if (result.code === 0 || (await pluginEnabled(name, cli))) return
     const again = `# docker plugin enable ${name}: ${result.output}; enabling again`
     // The clean-up is waited for up to 60 s (3 s apart), apart from the slow-start attempts.
     if (/id already in use/.test(result.output) && ++cleanUps <= 20) {
@@ -127,6 +127,6 @@ export async function pluginStateDir(name = REGISTRY_PLUGIN): Promise<string> {
   return `${root}/plugins/${id}/propagated-mount`
 }
 
-export async function pluginEnabled(name: string): Promise<boolean> {
-  return (await docker('plugin', 'inspect', '-f', '{{.Enabled}}', name)).stdout === 'true'
+export async function pluginEnabled(name: string, cli = docker): Promise<boolean> {
+  return (await cli('plugin', 'inspect', '-f', '{{.Enabled}}', name)).stdout === 'true'
 }

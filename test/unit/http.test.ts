@@ -499,17 +499,46 @@ describe('HTTP errors', () => {
 
   test('an id that is not 64 lowercase hex is a 400 saying what was expected', async () => {
     const { post } = await setup()
-    for (const NetworkID of [NET.toUpperCase(), 'abc', '../../x', `${NET}0`]) {
+    for (const NetworkID of [
+      NET.toUpperCase(),
+      'abc',
+      '../../x',
+      `${NET}0`,
+      'riepehhrkplwbvmint19iq2q',
+      'RIEPEHHRKPLWBVMINT19IQ2QS',
+      'riepehhrkplwbvmint19iq2q/',
+    ]) {
       const reply = await post('/NetworkDriver.DeleteNetwork', { NetworkID })
       assert.equal(reply.status, 400)
       assert.match(
         String(reply.json.Err),
-        /^DeleteNetwork: NetworkID: expected 64 lowercase hexadecimal characters$/
+        /^DeleteNetwork: NetworkID: expected 64 lowercase hexadecimal characters \(or a swarm network ID: 25 lowercase letters and digits\)$/
       )
     }
     const reply = await post('/NetworkDriver.DeleteNetwork', { NetworkID: 42 })
     assert.equal(reply.status, 400)
     assert.match(String(reply.json.Err), /NetworkID: expected a string/)
+  })
+
+  test('a swarm network ID (--scope swarm --config-from: 25 base-36 characters) serves a whole lifecycle; endpoint IDs stay 64 hex', async () => {
+    const { ok, post, driver } = await setup()
+    const swarm = 'riepehhrkplwbvmint19iq2qs'
+    await ok('/NetworkDriver.CreateNetwork', createNetworkBody(undefined, swarm))
+    await ok('/NetworkDriver.CreateEndpoint', createEndpointBody({ NetworkID: swarm }))
+    await ok('/NetworkDriver.Join', { ...joinBody, NetworkID: swarm })
+    await ok('/NetworkDriver.Leave', { NetworkID: swarm, EndpointID: EP })
+    await ok('/NetworkDriver.DeleteEndpoint', { NetworkID: swarm, EndpointID: EP })
+    await ok('/NetworkDriver.DeleteNetwork', { NetworkID: swarm })
+    assert.deepEqual(driver.endpoints(), [])
+    const reply = await post('/NetworkDriver.DeleteEndpoint', {
+      NetworkID: swarm,
+      EndpointID: 'riepehhrkplwbvmint19iq2qs',
+    })
+    assert.equal(reply.status, 400)
+    assert.match(
+      String(reply.json.Err),
+      /EndpointID: expected 64 lowercase hexadecimal characters$/
+    )
   })
 
   test('a malformed IPAM entry is a 400 naming the path', async () => {

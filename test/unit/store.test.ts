@@ -132,6 +132,26 @@ describe('JsonFileStore', () => {
     assert.deepEqual(byId(loaded.endpoints), byId([endpointA, endpointB]))
   })
 
+  test('a swarm network (25 base-36 characters, e.g. --config-from) and its endpoint are stored and loaded', async (t) => {
+    const dir = await tempDir(t)
+    const store = new JsonFileStore(dir, silentLogger)
+    const swarmId = 'riepehhrkplwbvmint19iq2qs'
+    await store.load()
+    await store.saveNetwork({ ...plainNetwork, id: swarmId })
+    await store.saveEndpoint({ ...endpointB, networkId: swarmId })
+    const loaded = await new JsonFileStore(dir, silentLogger).load()
+    assert.deepEqual(
+      loaded.networks.map((n) => n.id),
+      [swarmId]
+    )
+    assert.deepEqual(
+      loaded.endpoints.map((e) => e.networkId),
+      [swarmId]
+    )
+    await store.deleteNetwork(swarmId)
+    assert.deepEqual((await new JsonFileStore(dir, silentLogger).load()).networks, [])
+  })
+
   test('saving a record again replaces it', async (t) => {
     const dir = await tempDir(t)
     const store = new JsonFileStore(dir, silentLogger)

@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdirSync, openSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { run, waitFor, type Run } from './docker.ts'
+import { enable, ensureInstalled, pluginEnabled, REGISTRY, REPO } from './plugin.ts'
+
+/**
+ * Several Docker hosts on one LAN inside the lab VM (scripts/lab/guest/fleet.sh): each host a
+ * network namespace with its own dockerd, the plugin installed on each from a registry on the LAN,
+ * one etcd on the LAN for the cluster IPAM.
+ */
+
+export const FLEET_SH = join(REPO, 'scripts', 'lab', 'guest', 'fleet.sh')
+/** The LAN's router, in the VM's own namespace: etcd and the registry listen there. */
+export const ROUTER = '10.199.1.254'
+export const ETCD = `http://${ROUTER}:2379`
+const LAN_REGISTRY = `${ROUTER}:5000`
+export const PLUGIN = 'ipvlan-lan:latest'
+export const PREFIX = '/ipvlan-lan/'
+
+export const fleet = (...args: string[]): Promise<Run> => run('sh', [FLEET_SH, ...args], 600_000)
+
+export async function fleetOk(...args: string[]): Promise<string> {
+  const result = await fleet(...args)
+  if (result.code !== 0) throw new Error(`fleet.sh ${args.join(' ')} failed: ${result.output}`)
+  return result.stdout
+}
+
+/** The docker CLI of host h (its own daemon socket). */
+export function on(h: string): (...args: string[]) => Promise<Run> {
+  return (...args: string[]) => run('docker', ['-H', `unix:///run/fleet/${h}.sock`, ...args])
+}
+
+export async function onOk(h: string, ...args: string[]): Promise<string> {
+  const result = await on(h)(...args)
+  if (result.code !== 0)
+    throw new Error(`${h}: docker ${args.join(' ')} failed (${result.code}): ${result.output}`)
+  return result.stdout
+}
+
+function detached(file: string, args: string[], log: string): number {
+  const out = openSync(log, 'a')
+  const child = spawn(file, args, { detached: true, stdio: ['ignore', out, out] })
+  child.unref()
+  assert.ok(child.pid, `${file} did not start`)
+  return child.pid
+}
+
+let etcdPid: number | undefined
+
+/** One etcd member on the LAN; its data survives stopEtcd (a stop, not a loss). */
+export async function startEtcd(): Promise<void> {
+  mkdirSync('/tmp/fleet-etcd', { recursive: true })
+  etcdPid = detached(
+    'etcd',
+    [
+      '--name',
+      'fleet',
+      '--data-dir',
+      '/tmp/fleet-etcd',
+      '--listen-client-urls',
+      ETCD,
+      '--advertise-client-urls',
+      ETCD,
+      '--listen-peer-urls',
+      'http://127.0.0.1:2390',
+      '--initial-advertise-peer-urls',
+      'http://127.0.0.1:2390',
+      '--initial-cluster',
+      'fleet=http://127.0.0.1:2390',
+    ],
+    '/tmp/fleet-etcd.log'
+  )
+  await waitFor(
+    'etcd',
+    async () => (await run('curl', ['-sf', `${ETCD}/health`])).stdout.includes('true'),
+    60_000
+  )
+}
+
+export async function stopEtcd(): Promise<void> {
+  if (etcdPid === undefined) return
+  const pid = etcdPid
+  etcdPid = undefined
+  process.kill(pid, 'SIGTERM')
+  await waitFor('etcd to exit', async () => (await run('kill', ['-0', String(pid)])).code !== 0)
+}
+
+/**
+ * The plugin in the loopback registry (pushed by ensureInstalled, as the other lab files install
+ * it), served on the LAN by a second registry process on the same storage.
+ */
+export async function startLanRegistry(): Promise<string> {
+  await ensureInstalled()
+  const tags = await run('curl', ['-sf', `http://${REGISTRY}/v2/ipvlan-lan/tags/list`])
+  assert.match(
+    tags.stdout,
+    /"latest"/,
+    `the loopback registry has no ipvlan-lan:latest: ${tags.output}`
+  )
+  const reference = `${LAN_REGISTRY}/ipvlan-lan:latest`
+  // Already serving (an earlier fleet in this boot): same storage, same plugin.
+  if ((await run('curl', ['-sf', `http://${LAN_REGISTRY}/v2/`])).code === 0) return reference
+  const config = '/tmp/fleet-registry.yml'
+  writeFileSync(
+    config,
+    [
+      'version: 0.1',
+      'storage:',
+      '  filesystem:',
+      '    rootdirectory: /tmp/lab-registry',
+      'http:',
+      `  addr: ${LAN_REGISTRY}`,
+      '',
+    ].join('\n')
+  )
+  detached('docker-registry', ['serve', config], '/tmp/fleet-registry.log')
+  await waitFor(
+    'the LAN registry',
+    async () => (await run('curl', ['-sf', `http://${LAN_REGISTRY}/v2/`])).code === 0,
+    30_000
+  )
+  return reference
+}
+
+/** `docker plugin install` on host h from the LAN registry, as an operator would, with settings. */
+export async function installOn(h: string, reference: string, settings: string[]): Promise<void> {
+  const cli = on(h)
+  const installed = await cli(
+    'plugin',
+    'install',
+    '--grant-all-permissions',
+    '--alias',
+    PLUGIN,
+    reference,
+    ...settings
+  )
+  if (installed.code === 0) return
+  // Installed, but its enable missed Docker's start window under emulation: enable it again.
+  if ((await cli('plugin', 'inspect', PLUGIN)).code !== 0)
+    throw new Error(`${h}: docker plugin install failed: ${installed.output}`)
+  console.log(`# ${h}: docker plugin install: ${installed.output}`)
+  await enable(PLUGIN, 4, cli)
+  assert.ok(await pluginEnabled(PLUGIN, cli))
+}
+
+export interface EtcdAllocation {
+  key: string
+  address: string
+  kind: string
+  hosts: string[]
+}
+
+const b64 = (text: string): string => Buffer.from(text).toString('base64')
+
+/** Every allocation under the plugin's etcd prefix, read straight from etcd's JSON gateway. */
+export async function etcdAllocations(): Promise<EtcdAllocation[]> {
+  const start = `${PREFIX}ipam/`
+  const end = start.slice(0, -1) + String.fromCharCode(start.charCodeAt(start.length - 1) + 1)
+  const response = await fetch(`${ETCD}/v3/kv/range`, {
+    method: 'POST',
+    body: JSON.stringify({ key: b64(start), range_end: b64(end) }),
+  })
+  assert.equal(response.status, 200, `etcd range: HTTP ${response.status}`)
+  const body = (await response.json()) as { kvs?: { key: string; value: string }[] }
+  return (body.kvs ?? []).map((kv) => {
+    const value = JSON.parse(Buffer.from(kv.value, 'base64').toString()) as {
+      address: string
+      kind: string
+      holders: { host: string }[]
+    }
+    return {
+      key: Buffer.from(kv.key, 'base64').toString(),
+      address: value.address,
+      kind: value.kind,
+      hosts: value.holders.map((holder) => holder.host),
+    }
+  })
+}
+
+/** The IPv4 address of each named container of host h on `network` (one inspect call). */
+export async function addressesOn(
+  h: string,
+  network: string,
+  containers: string[]
+): Promise<Map<string, string>> {
+  assert.ok(containers.length > 0, `no containers to inspect on ${h}`)
+  const format = `{{.Name}} {{(index .NetworkSettings.Networks "${network}").IPAddress}}`
+  const out = await onOk(h, 'inspect', '-f', format, ...containers)
+  const result = new Map<string, string>()
+  for (const line of out.split('\n')) {
+    const [name, address] = line.trim().split(' ')
+    if (name) result.set(name.replace(/^\//, ''), address ?? '')
+  }
+  return result
+}
+
+/** Names of host h's running containers whose name starts with `prefix`. */
+export async function runningOn(h: string, prefix: string): Promise<string[]> {
+  const out = await onOk(h, 'ps', '--filter', `name=^${prefix}`, '--format', '{{.Names}}')
+  return out.split('\n').filter((name) => name !== '')
+}
