@@ -44,7 +44,12 @@ const SETTINGS = [
 const PARENT = process.env['LAB_FLEET_PARENT'] ?? 'auto'
 const NICS: Record<string, string> = { h1: 'eth0', h2: 'ens3', h3: 'enp1s0' }
 /** LAB_FLEET_PARENT=per-host: each host's own NIC name, as without `auto`. */
-const parentOf = (h: string): string => (PARENT === 'per-host' ? NICS[h]! : PARENT)
+function nic(h: string): string {
+  const name = NICS[h]
+  assert.ok(name, `no NIC name for host ${h}`)
+  return name
+}
+const parentOf = (h: string): string => (PARENT === 'per-host' ? nic(h) : PARENT)
 
 /**
  * Containers started at once per host. The issue asks for 30 (90 in all); under emulation on this
@@ -80,12 +85,22 @@ async function createNetwork(h: string): Promise<void> {
 /** Starts `count` containers on host h at once; returns each name with docker run's result. */
 async function startMany(h: string, prefix: string, count: number) {
   const names = Array.from({ length: count }, (_, i) => `${prefix}${h}-${i}`)
-  const results = await Promise.all(
-    names.map((name) =>
-      on(h)('run', '-d', '--name', name, '--net', NET, 'busybox:lab', 'sleep', '86400')
-    )
+  return Promise.all(
+    names.map(async (name) => ({
+      name,
+      result: await on(h)(
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--net',
+        NET,
+        'busybox:lab',
+        'sleep',
+        '86400'
+      ),
+    }))
   )
-  return names.map((name, i) => ({ name, result: results[i]! }))
 }
 
 /** Every running container of every live host on NET, name → address; asserts no address twice. */
@@ -223,7 +238,7 @@ describe('many hosts on one LAN (three dockerd, one etcd)', { timeout: 3_600_000
         'create',
         '--config-only',
         '-o',
-        `parent=${PARENT === 'per-host' ? `${NICS[h]!}.20` : 'auto.20'}`,
+        `parent=${PARENT === 'per-host' ? `${nic(h)}.20` : 'auto.20'}`,
         '--subnet',
         SWARM_SUBNET,
         '--ip-range',
@@ -481,7 +496,9 @@ describe('many hosts on one LAN (three dockerd, one etcd)', { timeout: 3_600_000
     const still = (await etcdAllocations()).filter((a) => a.hosts.includes('h3'))
     assert.deepEqual(still, [], 'etcd holds nothing for h3')
     // A reclaimed address is free for the fleet again.
-    const reuse = before[0]!.address
+    const first = before[0]
+    assert.ok(first)
+    const reuse = first.address
     await onOk(
       'h1',
       'run',
