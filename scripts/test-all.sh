@@ -50,8 +50,7 @@ lab_netns_files() {
 }
 
 # Docker 28, the engine users run, gets every lab file in a VM booted on a disk: install from a
-# registry, lifecycle, IPAM, many hosts (three dockerd, one etcd, Swarm), host access, shared
-# parent, crashes, upgrade, the whole parity suite
+# registry, lifecycle, IPAM, host access, shared parent, crashes, upgrade, the whole parity suite
 # (the plugin's column; the built-in's is the recorded table), then the reboot test on that disk.
 # Docker 20.10 then gets a fresh boot: its own install, lifecycle, upgrade and the parity
 # scenarios whose outcome depends on the engine. Why not everything on both: README "Tests".
@@ -69,7 +68,7 @@ lab_tiers() {
       record "lab: netns tier on an ipvlan kernel" "FAIL (no test file found)"
       FAILED=$((FAILED + 1))
     fi
-    tier "lab Docker 28: install, parity, lifecycle, IPAM, many hosts, host access, shared parent, crashes, upgrade" \
+    tier "lab Docker 28: install, parity, lifecycle, IPAM, host access, shared parent, crashes, upgrade" \
       lab_exec "cd '$REPO' && $(engine_is 28) && node --import tsx --test --test-concurrency=1 test/lab/*.test.ts"
     # Takes over the running VM (plugin installed) and stops it at the end.
     tier "lab Docker 28: host reboot (VM booted twice)" \

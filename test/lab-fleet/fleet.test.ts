@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { run, waitFor } from './docker.ts'
+import { run, waitFor } from '../lab/docker.ts'
 import {
   addressesOn,
   ETCD,
@@ -16,7 +16,7 @@ import {
   startEtcd,
   startLanRegistry,
   stopEtcd,
-} from './fleet.ts'
+} from '../lab/fleet.ts'
 
 /**
  * Issue 9, the multi-host lab tier: three Docker hosts on one LAN in the lab VM
