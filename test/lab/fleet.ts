@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdirSync, openSync, writeFileSync } from 'node:fs'
+import { mkdirSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import { run, waitFor, type Run } from './docker.ts'
-import { enable, ensureInstalled, pluginEnabled, REGISTRY, REPO } from './plugin.ts'
+import { enable, ensureInstalled, pluginEnabled, REGISTRY, REPO, serveRegistry } from './plugin.ts'
 
 /**
  * Several Docker hosts on one LAN inside the lab VM (scripts/lab/guest/fleet.sh): each host a
@@ -99,29 +99,9 @@ export async function startLanRegistry(): Promise<string> {
     /"latest"/,
     `the loopback registry has no ipvlan-lan:latest: ${tags.output}`
   )
-  const reference = `${LAN_REGISTRY}/ipvlan-lan:latest`
-  // Already serving (an earlier fleet in this boot): same storage, same plugin.
-  if ((await run('curl', ['-sf', `http://${LAN_REGISTRY}/v2/`])).code === 0) return reference
-  const config = '/tmp/fleet-registry.yml'
-  writeFileSync(
-    config,
-    [
-      'version: 0.1',
-      'storage:',
-      '  filesystem:',
-      '    rootdirectory: /tmp/lab-registry',
-      'http:',
-      `  addr: ${LAN_REGISTRY}`,
-      '',
-    ].join('\n')
-  )
-  detached('docker-registry', ['serve', config], '/tmp/fleet-registry.log')
-  await waitFor(
-    'the LAN registry',
-    async () => (await run('curl', ['-sf', `http://${LAN_REGISTRY}/v2/`])).code === 0,
-    30_000
-  )
-  return reference
+  // A second registry process on the same storage (an earlier fleet's is reused).
+  await serveRegistry(LAN_REGISTRY, 'fleet-registry')
+  return `${LAN_REGISTRY}/ipvlan-lan:latest`
 }
 
 /** `docker plugin install` on host h from the LAN registry, as an operator would, with settings. */

@@ -59,10 +59,15 @@ export async function enable(name: string, attempts = 4, cli = docker): Promise<
   }
 }
 
-/** Debian's docker-registry on loopback, so push/install run the way users install plugins. */
-export async function startRegistry(): Promise<void> {
-  if ((await run('curl', ['-sf', `http://${REGISTRY}/v2/`])).code === 0) return
-  const config = '/tmp/lab-registry.yml'
+/**
+ * Debian's docker-registry serving the lab's one registry storage (/tmp/lab-registry) at `addr`,
+ * config and log in /tmp/NAME.yml and /tmp/NAME.log. A no-op when a registry already answers there.
+ */
+export async function serveRegistry(addr: string, name: string): Promise<void> {
+  const answers = async (): Promise<boolean> =>
+    (await run('curl', ['-sf', `http://${addr}/v2/`])).code === 0
+  if (await answers()) return
+  const config = `/tmp/${name}.yml`
   writeFileSync(
     config,
     [
@@ -71,20 +76,21 @@ export async function startRegistry(): Promise<void> {
       '  filesystem:',
       '    rootdirectory: /tmp/lab-registry',
       'http:',
-      `  addr: ${REGISTRY}`,
+      `  addr: ${addr}`,
       '',
     ].join('\n')
   )
-  const log = openSync('/tmp/lab-registry.log', 'a')
+  const log = openSync(`/tmp/${name}.log`, 'a')
   spawn('docker-registry', ['serve', config], {
     detached: true,
     stdio: ['ignore', log, log],
   }).unref()
-  await waitFor(
-    'the registry',
-    async () => (await run('curl', ['-sf', `http://${REGISTRY}/v2/`])).code === 0,
-    30_000
-  )
+  await waitFor(`the registry at ${addr}`, answers, 30_000)
+}
+
+/** The registry on loopback, so push/install run the way users install plugins. */
+export async function startRegistry(): Promise<void> {
+  await serveRegistry(REGISTRY, 'lab-registry')
 }
 
 /**
