@@ -11,15 +11,28 @@ REPO=$(pwd)
 declare -a RESULTS=()
 FAILED=0
 NOT_RUN=0
-say() { printf '\n=== %s\n' "$*"; }
+# A hang must not eat CI's 90 minutes without a summary: each tier gets what is left of
+# TEST_BUDGET_S (84 min) as its time limit, and a tier that would start past it fails as such.
+BUDGET=${TEST_BUDGET_S:-5040}
+REMAINING=$BUDGET
+elapsed() { printf '%dm%02ds' $((SECONDS / 60)) $((SECONDS % 60)); }
+say() { printf '\n=== [%s] %s\n' "$(elapsed)" "$*"; }
 record() { RESULTS+=("$(printf '%-34s %s' "$1" "$2")"); }
 
-tier() { # name command...
+tier() { # name command... (a shell function here, or a program run under timeout)
   local name=$1
   shift
   say "tier: $name"
   local started=$SECONDS
-  if "$@"; then
+  REMAINING=$((BUDGET - SECONDS))
+  if ((REMAINING < 60)); then
+    record "$name" "FAIL (not started: past the ${BUDGET} s budget)"
+    FAILED=$((FAILED + 1))
+    return
+  fi
+  local runner=(timeout --kill-after=30 "$REMAINING")
+  declare -F "$1" >/dev/null && runner=()
+  if "${runner[@]}" "$@"; then
     record "$name" "PASS ($((SECONDS - started)) s)"
   else
     record "$name" "FAIL ($((SECONDS - started)) s)"
@@ -33,17 +46,21 @@ not_run() { # name reason
   NOT_RUN=$((NOT_RUN + 1))
 }
 
-lab_exec() { scripts/lab/vm.sh exec --name lab -- "$1"; }
+lab_exec() { scripts/lab/vm.sh exec --name lab --timeout "$REMAINING" -- "$1"; }
 # Fails unless the lab's dockerd is the expected engine (the version's major number).
 engine_is() { printf "[ \"\$(docker version --format '{{.Server.Version}}' | cut -d. -f1)\" = %s ]" "$1"; }
+
+# In the VM the tests run compiled (scripts/compile-tests.mjs: tsx cost 15-35 s per file there),
+# a file at a time with their results as they come (scripts/lab/guest/run-tests.sh).
+JS=.cache/js
 
 # The lab's netns files: every test/netns file but the IPAM ones (ipam-*: a real etcd and plugin
 # processes as hosts), which need no ipvlan kernel and already ran on the host (under emulation
 # they take minutes).
 lab_netns_files() {
   local files=()
-  for f in test/netns/*.test.ts; do
-    case "$f" in test/netns/ipam-*) ;; *) files+=("$f") ;; esac
+  for f in "$JS"/test/netns/*.test.js; do
+    case "$f" in "$JS"/test/netns/ipam-*) ;; *) files+=("$f") ;; esac
   done
   ((${#files[@]} > 0)) || return 1
   printf '%s ' "${files[@]}"
@@ -57,19 +74,20 @@ lab_netns_files() {
 lab_tiers() {
   tier "build plugin bundle" make --no-print-directory plugin
   tier "build previous release bundle (upgrade test)" scripts/lab/previous-release.sh
+  tier "compile tests for the VM" node scripts/compile-tests.mjs "$JS"
   local disk="$REPO/.cache/lab/lab-disk.img" netns
   rm -f "$disk"
   say "booting the lab VM (Docker 28)"
   if scripts/lab/vm.sh start --name lab --engine 28 --disk "$disk"; then
     if netns=$(lab_netns_files); then
       tier "lab: netns tier on an ipvlan kernel" \
-        lab_exec "cd '$REPO' && PLUGIN_ENTRY=dist node --import tsx --test --test-concurrency=1 $netns"
+        lab_exec "cd '$REPO' && PLUGIN_ENTRY=dist scripts/lab/guest/run-tests.sh $netns"
     else
       record "lab: netns tier on an ipvlan kernel" "FAIL (no test file found)"
       FAILED=$((FAILED + 1))
     fi
     tier "lab Docker 28: install, parity, lifecycle, IPAM, host access, shared parent, crashes, upgrade" \
-      lab_exec "cd '$REPO' && $(engine_is 28) && node --import tsx --test --test-concurrency=1 test/lab/*.test.ts"
+      lab_exec "cd '$REPO' && $(engine_is 28) && scripts/lab/guest/run-tests.sh $JS/test/lab/*.test.js"
     # Takes over the running VM (plugin installed) and stops it at the end.
     tier "lab Docker 28: host reboot (VM booted twice)" \
       env LAB_VM=lab LAB_DISK="$disk" LAB_ENGINE=28 node --import tsx --test --test-concurrency=1 test/lab-host/*.test.ts
@@ -83,7 +101,7 @@ lab_tiers() {
   say "booting the lab VM (Docker 20.10)"
   if scripts/lab/vm.sh start --name lab; then
     tier "lab Docker 20.10: install, lifecycle, upgrade, engine-specific parity" \
-      lab_exec "cd '$REPO' && $(engine_is 20) && LAB_SCENARIO_SET=engine-specific node --import tsx --test --test-concurrency=1 test/lab/lifecycle.test.ts test/lab/parity.test.ts test/lab/upgrade.test.ts test/lab/zz-no-leaks.test.ts"
+      lab_exec "cd '$REPO' && $(engine_is 20) && LAB_SCENARIO_SET=engine-specific scripts/lab/guest/run-tests.sh $(printf "$JS/test/lab/%s.test.js " lifecycle parity upgrade zz-no-leaks)"
   else
     record "lab VM boot (Docker 20.10)" "FAIL"
     FAILED=$((FAILED + 1))
@@ -114,6 +132,7 @@ fi
 
 say "summary"
 printf '%s\n' "${RESULTS[@]}"
+echo "total: $(elapsed)"
 if [ "$FAILED" -gt 0 ]; then
   echo "RESULT: $FAILED tier(s) failed"
   exit 1

@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { REPO } from './repo-root.ts'
 import { waitForSocket } from './socket-client.ts'
 
-export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export { REPO }
 
 /**
  * Node arguments that run the plugin program. PLUGIN_ENTRY=dist (set in the lab) runs the

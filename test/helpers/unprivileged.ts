@@ -1,9 +1,7 @@
 import { execFile } from 'node:child_process'
 import { chown, readdir } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+import { join } from 'node:path'
+import { REPO } from './repo-root.ts'
 
 /**
  * Permission tests (chmod 0500, 0000) prove nothing as root: CAP_DAC_OVERRIDE ignores the mode

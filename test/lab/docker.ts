@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { execa } from 'execa'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFileSync, existsSync, openSync, readFileSync, statSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { REPO } from '../helpers/repo-root.ts'
 
 /** Helpers for the lab tier: a real dockerd and kernel (inside the lab VM, or any Docker host). */
 
@@ -244,12 +244,7 @@ export function startDockerd(): ChildProcess {
   return child
 }
 
-const DOCKERD_SH = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'scripts/lab/guest/dockerd.sh'
-)
+const DOCKERD_SH = join(REPO, 'scripts/lab/guest/dockerd.sh')
 
 /** The engine the lab's dockerd.sh last started in this boot; 20.10 (the host's) when none. */
 export function labEngine(): string {

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process'
 import { mkdtempSync, openSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { REPO } from '../helpers/repo-root.ts'
 import { docker, dockerOk, run, waitFor } from './docker.ts'
 
-export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export { REPO }
 export const BUNDLE = join(REPO, 'plugin')
 export const REGISTRY = '127.0.0.1:5000'
 /** The name users would install: pushed to a registry on loopback, then `docker plugin install`ed. */
