@@ -33,7 +33,13 @@ export async function run(file: string, args: string[], timeoutMs = 900_000): Pr
   }
 }
 
-export const docker = (...args: string[]): Promise<Run> => run('docker', args)
+/**
+ * A docker command, cut off after 5 min: under emulation the slowest (plugin create, install,
+ * upgrade; a run during a plugin restart) take 1-2 min. A CI run once spent its whole time limit
+ * in one lab file with no result printed; a stuck command now fails its test instead.
+ */
+export const DOCKER_TIMEOUT_MS = 300_000
+export const docker = (...args: string[]): Promise<Run> => run('docker', args, DOCKER_TIMEOUT_MS)
 export const ip = (...args: string[]): Promise<Run> => run('ip', args)
 
 /** Like `docker`, but throws with Docker's own message when the command fails. */
