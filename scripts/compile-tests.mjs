@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Compiles src/ and test/ to plain ES modules in .cache/js/ for the lab VM, where loading tsx
-// costs 15-35 s per test file under emulation (measured: a one-line test file took 17.7 s with
+// Compiles src/, test/ and bench/ (the parity suite reads its records) to plain ES modules in
+// .cache/js/ for the lab VM, where loading tsx costs 15-35 s per test file under emulation (measured: a one-line test file took 17.7 s with
 // `node --import tsx --test`, `node -e 0` 3.4 s). CI runs about 25 files there.
 //
 // Each file is transformed alone with tsx's own esbuild and tsx's options (minified whitespace,
@@ -12,7 +12,7 @@
 // imported from there: resolving execa's tree of modules took ~10 s per test file in the VM.
 //
 //   node scripts/compile-tests.mjs [OUT_DIR]     (default .cache/js)
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -31,6 +31,16 @@ function* tsFiles(dir) {
   }
 }
 
+function* jsFiles(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) yield* jsFiles(path)
+    else if (entry.name.endsWith('.js')) yield path
+  }
+}
+
+// `from"./x.js"` after the rewrite, `import("../y.js")`.
+const relativeJs = /(?:from|import\()(["'])(\.{1,2}\/[^"'\n]*?\.js)\1/g
 // `from"./x.ts"`, `import("../y.ts")`: relative specifiers only.
 const relativeTs = /(["'])(\.{1,2}\/[^"'\n]*?)\.ts\1/g
 const VENDORED = ['execa', 'valibot', 'hono', 'hono/body-limit', '@hono/node-server']
@@ -53,7 +63,7 @@ for (const name of VENDORED) {
   })
 }
 let count = 0
-for (const top of ['src', 'test']) {
+for (const top of ['src', 'test', 'bench']) {
   for (const file of tsFiles(join(repo, top))) {
     const result = esbuild.transformSync(readFileSync(file, 'utf8'), {
       loader: 'ts',
@@ -76,5 +86,15 @@ for (const top of ['src', 'test']) {
     count++
   }
 }
-if (count === 0) throw new Error('compile-tests: no .ts file found under src/ or test/')
+if (count === 0) throw new Error('compile-tests: no .ts file found under src/, test/ or bench/')
+// Every relative import must name a compiled file: one outside the compiled folders would
+// otherwise only fail in the VM, when its test file loads.
+const missing = []
+for (const file of jsFiles(out)) {
+  for (const [, , path] of readFileSync(file, 'utf8').matchAll(relativeJs)) {
+    const target = join(dirname(file), path)
+    if (!existsSync(target)) missing.push(`${relative(out, file)} imports ${path}`)
+  }
+}
+if (missing.length > 0) throw new Error(`compile-tests: imports of files not compiled:\n${missing.join('\n')}`)
 console.log(`compile-tests: ${count} files -> ${relative(repo, out)}`)
