@@ -4,10 +4,10 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { REPO } from '../../test/helpers/repo-root.ts'
 import type { Part, Row } from './result.ts'
 
-export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export { REPO }
 export const RESULTS_DIR = join(REPO, 'results')
 export const BENCH_LATEST = 'bench-latest.json'
 

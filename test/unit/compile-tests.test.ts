@@ -40,3 +40,14 @@ test('compiled files import our modules as .js and the runtime dependencies from
   assert.match(docker, /from"\.\.\/helpers\/repo-root\.js"/)
   assert.doesNotMatch(docker, /from"[^"]*\.ts"/)
 })
+
+test('compiled modules find the repository, not .cache/js', async () => {
+  for (const module of [
+    'bench/lib/records.js',
+    'test/lab/plugin.js',
+    'test/helpers/plugin-process.js',
+  ]) {
+    const loaded = (await import(join(out, module))) as { REPO: string }
+    assert.equal(loaded.REPO, REPO, module)
+  }
+})
