@@ -163,26 +163,17 @@ describe(
       })
       assert.equal(pool6.body['PoolID'], V6_POOL, JSON.stringify(pool6.body))
       // What dockerd asks before CreateNetwork: the gateway, then each aux address (no options).
-      assert.deepEqual(await ask(embedded, RANGED, '10.79.0.1', GATEWAY), {
-        Address: '10.79.0.1/24',
-        Data: {},
-      })
-      assert.deepEqual(await ask(embedded, RANGED, '10.79.0.2'), {
-        Address: '10.79.0.2/24',
-        Data: {},
-      })
-      assert.deepEqual(await ask(embedded, RANGED, '10.79.0.5'), {
-        Address: '10.79.0.5/24',
-        Data: {},
-      })
-      assert.deepEqual(await ask(embedded, V6_POOL, '2001:db8:79::1', GATEWAY), {
-        Address: '2001:db8:79::1/64',
-        Data: {},
-      })
-      assert.deepEqual(await ask(embedded, V6_POOL, '2001:db8:79::2'), {
-        Address: '2001:db8:79::2/64',
-        Data: {},
-      })
+      for (const [poolId, address, options, expected] of [
+        [RANGED, '10.79.0.1', GATEWAY, '10.79.0.1/24'],
+        [RANGED, '10.79.0.2', null, '10.79.0.2/24'],
+        [RANGED, '10.79.0.5', null, '10.79.0.5/24'],
+        [V6_POOL, '2001:db8:79::1', GATEWAY, '2001:db8:79::1/64'],
+        [V6_POOL, '2001:db8:79::2', null, '2001:db8:79::2/64'],
+      ] as const)
+        assert.deepEqual(await ask(embedded, poolId, address, options), {
+          Address: expected,
+          Data: {},
+        })
       if (ipvlan) {
         const created = await call(embedded.socket, 'NetworkDriver.CreateNetwork', {
           NetworkID: NET,
