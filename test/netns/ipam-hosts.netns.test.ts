@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import type { SubnetKey } from '../../src/driver/ports/ipam-store.ts'
-import { IpamEtcdStore } from '../../src/store/ipam-etcd-store.ts'
-import { etcdMissing, freePort, startEtcd } from '../helpers/etcd-process.ts'
-import type { EtcdProcess } from '../helpers/etcd-process.ts'
-import { createNetns, rootSkipReason } from '../helpers/netns.ts'
-import { startPlugin } from '../helpers/plugin-process.ts'
+import { etcdPlugins, sleep, until } from '../helpers/etcd-plugins.ts'
+import { etcdMissing } from '../helpers/etcd-process.ts'
+import { rootSkipReason } from '../helpers/netns.ts'
 import type { PluginProcess } from '../helpers/plugin-process.ts'
 import { call } from '../helpers/socket-client.ts'
 import { seedNetworkRecord } from '../helpers/state.ts'
@@ -32,17 +28,6 @@ const EP1 = '1'.repeat(64)
 const EP2 = '2'.repeat(64)
 const GRACE_S = 10
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Polls until `check` is true, or fails naming what was awaited. */
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 40_000) {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(200)
-  }
-}
-
 test('a real etcd is installed (scripts/deps.sh installs etcd-server)', () => {
   assert.equal(missing, undefined, missing)
 })
@@ -51,43 +36,16 @@ describe(
   'hosts on one etcd: heartbeats, dead-host reclaim, the comeback warning, one HOST_ID twice',
   { skip },
   () => {
-    const base = mkdtempSync(join(tmpdir(), 'ipvlan-lan-hosts-'))
-    let etcd: EtcdProcess | undefined
-    const namespaces: { remove: () => void }[] = []
-    const plugins: PluginProcess[] = []
-    const store = () =>
-      new IpamEtcdStore({ endpoints: [etcd?.url ?? ''], prefix: PREFIX, timeoutMs: 2000 })
+    const hosts = etcdPlugins({ prefix: PREFIX, tmpName: 'ipvlan-lan-hosts-', missing })
+    const { base, plugins, store } = hosts
     const holders = async () =>
       Object.fromEntries(
         (await store().read(KEY)).allocations.map((a) => [a.address, a.holders.map((h) => h.host)])
       )
 
-    /** A plugin process as host `hostId`, with seconds-long IPAM timers. */
-    async function host(hostId: string, extra: string[] = [], stateDir?: string) {
-      const ns = createNetns()
-      namespaces.push(ns)
-      const plugin = await startPlugin({
-        netns: ns.name,
-        ...(stateDir ? { stateDir } : {}),
-        args: [
-          '--etcd-endpoints',
-          etcd?.url ?? '',
-          '--etcd-prefix',
-          PREFIX,
-          '--host-id',
-          hostId,
-          '--ipam-heartbeat-interval',
-          '1s',
-          '--ipam-reconcile-interval',
-          '1s',
-          '--ipam-orphan-age',
-          '2s',
-          ...extra,
-        ],
-      })
-      plugins.push(plugin)
-      return plugin
-    }
+    /** A plugin process as host `hostId` in a namespace of its own, with seconds-long IPAM timers. */
+    const host = (hostId: string, extra: string[] = [], stateDir?: string) =>
+      hosts.start({ netns: hosts.netns().name, stateDir, hostId, orphanAge: '2s', extra })
     const ask = async (plugin: PluginProcess, address = '') =>
       (
         await call(plugin.socket, 'IpamDriver.RequestAddress', {
@@ -96,22 +54,6 @@ describe(
           Options: {},
         })
       ).body
-
-    before(async () => {
-      if (missing) throw new Error(missing)
-      const place = {
-        dataDir: join(base, 'data'),
-        clientPort: await freePort(),
-        peerPort: await freePort(),
-      }
-      etcd = await startEtcd(place)
-    })
-    after(async () => {
-      for (const plugin of plugins) await plugin.stop('SIGKILL')
-      for (const ns of namespaces) ns.remove()
-      await etcd?.kill()
-      rmSync(base, { recursive: true, force: true })
-    })
 
     let a: PluginProcess
     let bState: string

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { hostname, tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { before, describe, test } from 'node:test'
 import type { StoredAllocation, SubnetKey } from '../../src/driver/ports/ipam-store.ts'
-import { IpamEtcdStore } from '../../src/store/ipam-etcd-store.ts'
-import { etcdMissing, freePort, startEtcd } from '../helpers/etcd-process.ts'
-import type { EtcdProcess } from '../helpers/etcd-process.ts'
-import { createNetns, ipSync, kernelSupports, rootSkipReason } from '../helpers/netns.ts'
-import { startPlugin } from '../helpers/plugin-process.ts'
+import { etcdPlugins, until } from '../helpers/etcd-plugins.ts'
+import { etcdMissing } from '../helpers/etcd-process.ts'
+import { ipSync, kernelSupports, rootSkipReason } from '../helpers/netns.ts'
 import type { PluginProcess } from '../helpers/plugin-process.ts'
 import { call } from '../helpers/socket-client.ts'
 import { seedNetworkRecord } from '../helpers/state.ts'
@@ -39,16 +37,6 @@ const OLD_HOST = process.env['HOST_ID'] || hostname()
 const RESERVED = ['10.79.0.1', '10.79.0.2', '10.79.0.5']
 const CONTAINER = '10.79.0.3'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 40_000) {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(200)
-  }
-}
-
 const count = (text: string, pattern: RegExp): number =>
   text.split('\n').filter((line) => pattern.test(line)).length
 
@@ -60,38 +48,18 @@ describe(
   'adding etcd later: the gateways and aux addresses of a network made on the embedded backend are copied into etcd',
   { skip },
   () => {
-    const base = mkdtempSync(join(tmpdir(), 'ipvlan-lan-migrate-'))
+    const hosts = etcdPlugins({ prefix: PREFIX, tmpName: 'ipvlan-lan-migrate-', missing })
+    const { base, store } = hosts
     const aState = join(base, 'a-state')
-    let etcd: EtcdProcess | undefined
     let ns: { name: string; remove: () => void } | undefined
-    const plugins: PluginProcess[] = []
-    const store = () =>
-      new IpamEtcdStore({ endpoints: [etcd?.url ?? ''], prefix: PREFIX, timeoutMs: 2000 })
     const entries = async (key: SubnetKey) =>
       new Map((await store().read(key)).allocations.map((a) => [a.address, a]))
     const plain = (entry: StoredAllocation | undefined) =>
       entry && { kind: entry.kind, holders: entry.holders }
 
-    /** A plugin process on this test's netns; with `hostId`, on etcd with second-long timers. */
-    async function plugin(stateDir: string | undefined, hostId?: string) {
-      const started = await startPlugin({
-        ...(ns ? { netns: ns.name } : {}),
-        ...(stateDir ? { stateDir } : {}),
-        args: [
-          ...(hostId
-            ? ['--etcd-endpoints', etcd?.url ?? '', '--etcd-prefix', PREFIX, '--host-id', hostId]
-            : []),
-          '--ipam-heartbeat-interval',
-          '1s',
-          '--ipam-reconcile-interval',
-          '1s',
-          '--ipam-orphan-age',
-          '60s',
-        ],
-      })
-      plugins.push(started)
-      return started
-    }
+    /** A plugin process on this test's netns with second-long timers; with `hostId`, on etcd. */
+    const plugin = (stateDir: string | undefined, hostId?: string) =>
+      hosts.start({ netns: ns?.name, stateDir, hostId, orphanAge: '60s' })
     const ask = async (
       on: PluginProcess,
       poolId: string,
@@ -110,25 +78,13 @@ describe(
     let a: PluginProcess
     let b: PluginProcess
 
-    before(async () => {
-      if (missing) throw new Error(missing)
-      etcd = await startEtcd({
-        dataDir: join(base, 'data'),
-        clientPort: await freePort(),
-        peerPort: await freePort(),
-      })
+    before(() => {
       ipvlan = kernelSupports('ipvlan')
-      ns = createNetns()
+      ns = hosts.netns()
       if (ipvlan) {
         ipSync('-n', ns.name, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0')
         ipSync('-n', ns.name, 'link', 'set', 'eth0', 'up')
       }
-    })
-    after(async () => {
-      for (const started of plugins) await started.stop('SIGKILL')
-      ns?.remove()
-      await etcd?.kill()
-      rmSync(base, { recursive: true, force: true })
     })
 
     test('on the embedded backend: a network with --gateway and --aux-address (IPv4, IPv6) and a container, held in the host’s own files only', async () => {
@@ -163,26 +119,17 @@ describe(
       })
       assert.equal(pool6.body['PoolID'], V6_POOL, JSON.stringify(pool6.body))
       // What dockerd asks before CreateNetwork: the gateway, then each aux address (no options).
-      assert.deepEqual(await ask(embedded, RANGED, '10.79.0.1', GATEWAY), {
-        Address: '10.79.0.1/24',
-        Data: {},
-      })
-      assert.deepEqual(await ask(embedded, RANGED, '10.79.0.2'), {
-        Address: '10.79.0.2/24',
-        Data: {},
-      })
-      assert.deepEqual(await ask(embedded, RANGED, '10.79.0.5'), {
-        Address: '10.79.0.5/24',
-        Data: {},
-      })
-      assert.deepEqual(await ask(embedded, V6_POOL, '2001:db8:79::1', GATEWAY), {
-        Address: '2001:db8:79::1/64',
-        Data: {},
-      })
-      assert.deepEqual(await ask(embedded, V6_POOL, '2001:db8:79::2'), {
-        Address: '2001:db8:79::2/64',
-        Data: {},
-      })
+      for (const [poolId, address, options, expected] of [
+        [RANGED, '10.79.0.1', GATEWAY, '10.79.0.1/24'],
+        [RANGED, '10.79.0.2', null, '10.79.0.2/24'],
+        [RANGED, '10.79.0.5', null, '10.79.0.5/24'],
+        [V6_POOL, '2001:db8:79::1', GATEWAY, '2001:db8:79::1/64'],
+        [V6_POOL, '2001:db8:79::2', null, '2001:db8:79::2/64'],
+      ] as const)
+        assert.deepEqual(await ask(embedded, poolId, address, options), {
+          Address: expected,
+          Data: {},
+        })
       if (ipvlan) {
         const created = await call(embedded.socket, 'NetworkDriver.CreateNetwork', {
           NetworkID: NET,

@@ -165,20 +165,25 @@ describe('IPAM reconciliation: a host that comes back to find an address reclaim
   })
 })
 
+/** A network record on eth0 (l2, bridge), with `extra` over the defaults. */
+const record = (id: string, extra: Partial<NetworkRecord>): NetworkRecord => ({
+  id,
+  parent: 'eth0',
+  parentOrigin: 'existing',
+  mode: 'l2',
+  flag: 'bridge',
+  internal: false,
+  ipv4: [],
+  ipv6: [],
+  ...extra,
+})
+
 describe('servedView: what this host serves, from the network driver’s records', () => {
-  const network = (
-    id: string,
-    pools: { pool: string; addressSpace?: string }[]
-  ): NetworkRecord => ({
-    id,
-    parent: 'eth0',
-    parentOrigin: 'existing',
-    mode: 'l2',
-    flag: 'bridge',
-    internal: false,
-    ipv4: pools.filter((p) => !p.pool.includes(':')),
-    ipv6: pools.filter((p) => p.pool.includes(':')),
-  })
+  const network = (id: string, pools: { pool: string; addressSpace?: string }[]) =>
+    record(id, {
+      ipv4: pools.filter((p) => !p.pool.includes(':')),
+      ipv6: pools.filter((p) => p.pool.includes(':')),
+    })
   const endpoint = (
     id: string,
     networkId: string,
@@ -218,18 +223,6 @@ describe('servedView: what this host serves, from the network driver’s records
 })
 
 describe('servedView: the gateways and aux addresses the network records name', () => {
-  const record = (id: string, extra: Partial<NetworkRecord>): NetworkRecord => ({
-    id,
-    parent: 'eth0',
-    parentOrigin: 'existing',
-    mode: 'l2',
-    flag: 'bridge',
-    internal: false,
-    ipv4: [],
-    ipv6: [],
-    ...extra,
-  })
-
   test('per subnet, canonical, one per network; host_address of older records too; outside the subnet or without an address space left out', () => {
     const view = servedView(
       [

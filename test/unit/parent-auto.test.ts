@@ -182,32 +182,26 @@ describe('-o parent=auto: the interface of the default route', () => {
 
   test('a failed lookup is an error naming the option, the host and the command run', async () => {
     const { driver, links, store } = await setup()
-    links.failNext(
-      'defaultRoutes',
-      new LinkError(
-        'failed',
-        'Error: ipv4 route table is unreadable',
-        'ip -j -4 route show default'
-      )
-    )
-    await rejectsWith(
-      driver.createNetwork(network(NET, { parent: 'auto' })),
-      'internal',
-      /^option "parent": auto: looking up the default route of this host \(HOST_ID node-a\) failed \("ip -j -4 route show default"\): Error: ipv4 route table is unreadable$/
-    )
-    links.failNext(
-      'defaultRoutes',
-      new LinkError(
-        'timeout',
-        '"ip -j -4 route show default" did not finish within 1234 ms and was killed (SIGKILL)',
-        'ip -j -4 route show default'
-      )
-    )
-    await rejectsWith(
-      driver.createNetwork(network(NET, { parent: 'auto' })),
-      'unavailable',
-      /failed: "ip -j -4 route show default" did not finish within 1234 ms/
-    )
+    const command = 'ip -j -4 route show default'
+    for (const [failure, kind, pattern] of [
+      [
+        new LinkError('failed', 'Error: ipv4 route table is unreadable', command),
+        'internal',
+        /^option "parent": auto: looking up the default route of this host \(HOST_ID node-a\) failed \("ip -j -4 route show default"\): Error: ipv4 route table is unreadable$/,
+      ],
+      [
+        new LinkError(
+          'timeout',
+          '"ip -j -4 route show default" did not finish within 1234 ms and was killed (SIGKILL)',
+          command
+        ),
+        'unavailable',
+        /failed: "ip -j -4 route show default" did not finish within 1234 ms/,
+      ],
+    ] as const) {
+      links.failNext('defaultRoutes', failure)
+      await rejectsWith(driver.createNetwork(network(NET, { parent: 'auto' })), kind, pattern)
+    }
     assert.equal(store.writes, 0)
     assert.deepEqual(driver.networks(), [])
   })
