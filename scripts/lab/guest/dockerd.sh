@@ -51,35 +51,70 @@ engine_tree() {
   cp -a "$src/usr/sbin" "$src/usr/bin" "$tree.tmp/usr/" && mv "$tree.tmp" "$tree"
 }
 
+# One launch of the engine in the background, logging to $DOCKERD_LOG.
+launch() {
+  if [ "$ENGINE" = 20.10 ]; then
+    echo "=== dockerd start at uptime $(uptime_s)" >>"$DOCKERD_LOG"
+    # shellcheck disable=SC2086
+    setsid dockerd ${LAB_DOCKERD_ARGS:-} >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  else
+    engine_tree || return 1
+    echo "=== dockerd start at uptime $(uptime_s) (engine $ENGINE)" >>"$DOCKERD_LOG"
+    # shellcheck disable=SC2086
+    PATH="$tree/usr/sbin:$tree/usr/bin:$PATH" setsid "$tree/usr/sbin/dockerd" \
+      --data-root "/var/lib/docker-$ENGINE" --exec-root "/run/docker-$ENGINE" \
+      --pidfile "/run/docker-$ENGINE.pid" ${LAB_DOCKERD_ARGS:-} >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  fi
+  echo "$ENGINE" >/run/lab/engine
+}
+
+# Waits for `docker info`: 0 when it answers, 1 when dockerd exited, 2 after >= 150 s.
+answers() {
+  i=0
+  while [ "$i" -lt 1500 ]; do # >= 150 s in 0.1 s steps
+    docker info >/dev/null 2>&1 && return 0
+    running || return 1
+    sleep 0.1
+    i=$((i + 1))
+  done
+  return 2
+}
+
+# dockerd gives the containerd it starts 15 s (moby libcontainerd/supervisor startupTimeout), and
+# then exits with "timeout waiting for containerd to start". Under emulation on a slow day
+# containerd 2.1 alone took 10.6 s to boot after a dockerd SIGKILL, and dockerd gave up. systemd's
+# docker.service (Restart=always) starts dockerd again in that case; so does this, up to 3 times.
 start() {
   if running; then
     cur=$(cat /run/lab/engine 2>/dev/null || echo "$ENGINE")
     [ "$cur" = "$ENGINE" ] || { echo "dockerd.sh: engine $cur is running, not $ENGINE: use restart" >&2; return 1; }
-  else
-    mkdir -p /run/lab
-    if [ "$ENGINE" = 20.10 ]; then
-      echo "=== dockerd start at uptime $(uptime_s)" >>"$DOCKERD_LOG"
-      # shellcheck disable=SC2086
-      setsid dockerd ${LAB_DOCKERD_ARGS:-} >>"$DOCKERD_LOG" 2>&1 </dev/null &
-    else
-      engine_tree || return 1
-      echo "=== dockerd start at uptime $(uptime_s) (engine $ENGINE)" >>"$DOCKERD_LOG"
-      # shellcheck disable=SC2086
-      PATH="$tree/usr/sbin:$tree/usr/bin:$PATH" setsid "$tree/usr/sbin/dockerd" \
-        --data-root "/var/lib/docker-$ENGINE" --exec-root "/run/docker-$ENGINE" \
-        --pidfile "/run/docker-$ENGINE.pid" ${LAB_DOCKERD_ARGS:-} >>"$DOCKERD_LOG" 2>&1 </dev/null &
-    fi
-    echo "$ENGINE" >/run/lab/engine
+    answers && return 0
   fi
-  i=0
-  while [ "$i" -lt 1500 ]; do # >= 150 s in 0.1 s steps
-    docker info >/dev/null 2>&1 && return 0
-    running || { echo "dockerd exited; tail of $DOCKERD_LOG:" >&2; tail -n 30 "$DOCKERD_LOG" >&2; return 1; }
-    sleep 0.1
-    i=$((i + 1))
+  attempt=1
+  from=0
+  while :; do
+    if ! running; then
+      from=$(wc -c <"$DOCKERD_LOG" 2>/dev/null || echo 0)
+      launch || return 1
+    fi
+    answers
+    rc=$?
+    [ "$rc" = 0 ] && return 0
+    if [ "$rc" = 2 ]; then
+      echo "dockerd did not answer docker info" >&2
+      return 1
+    fi
+    if [ "$attempt" -lt 3 ] &&
+      tail -c +"$((from + 1))" "$DOCKERD_LOG" | grep -q 'timeout waiting for containerd to start'; then
+      echo "dockerd.sh: dockerd gave up waiting for containerd (attempt $attempt); starting it again" >&2
+      echo "=== dockerd.sh: dockerd gave up waiting for containerd; starting it again" >>"$DOCKERD_LOG"
+      attempt=$((attempt + 1))
+      continue
+    fi
+    echo "dockerd exited; tail of $DOCKERD_LOG:" >&2
+    tail -n 30 "$DOCKERD_LOG" >&2
+    return 1
   done
-  echo "dockerd did not answer docker info" >&2
-  return 1
 }
 
 stop() {
