@@ -24,19 +24,11 @@ const out = join(repo, process.argv[2] ?? '.cache/js')
 const tsxRequire = createRequire(createRequire(import.meta.url).resolve('tsx/package.json'))
 const esbuild = tsxRequire('esbuild')
 
-function* tsFiles(dir) {
+function* filesEndingIn(dir, suffix) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name)
-    if (entry.isDirectory()) yield* tsFiles(path)
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) yield path
-  }
-}
-
-function* jsFiles(dir) {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) yield* jsFiles(path)
-    else if (entry.name.endsWith('.js')) yield path
+    if (entry.isDirectory()) yield* filesEndingIn(path, suffix)
+    else if (entry.name.endsWith(suffix)) yield path
   }
 }
 
@@ -65,7 +57,8 @@ for (const name of VENDORED) {
 }
 let count = 0
 for (const top of ['src', 'test', 'bench']) {
-  for (const file of tsFiles(join(repo, top))) {
+  for (const file of filesEndingIn(join(repo, top), '.ts')) {
+    if (file.endsWith('.d.ts')) continue
     const result = esbuild.transformSync(readFileSync(file, 'utf8'), {
       loader: 'ts',
       format: 'esm',
@@ -91,7 +84,7 @@ if (count === 0) throw new Error('compile-tests: no .ts file found under src/, t
 // Every relative import must name a compiled file: one outside the compiled folders would
 // otherwise only fail in the VM, when its test file loads.
 const missing = []
-for (const file of jsFiles(out)) {
+for (const file of filesEndingIn(out, '.js')) {
   for (const [, , path] of readFileSync(file, 'utf8').matchAll(relativeJs)) {
     const target = join(dirname(file), path)
     if (!existsSync(target)) missing.push(`${relative(out, file)} imports ${path}`)

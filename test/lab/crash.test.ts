@@ -196,7 +196,7 @@ async function assertHealthy(label: string): Promise<void> {
   }
 }
 
-// 350-760 s in the runs so far (the machine's speed varies that much): twice the slowest.
+// 350-774 s in the runs so far (the machine's speed varies that much): about twice the slowest.
 describe('crash safety', { timeout: 25 * 60_000 }, () => {
   before(async () => {
     await ensureInstalled()

@@ -38,7 +38,7 @@ export async function run(file: string, args: string[], timeoutMs = 900_000): Pr
  * upgrade; a run during a plugin restart) take 1-2 min. A CI run once spent its whole time limit
  * in one lab file with no result printed; a stuck command now fails its test instead.
  */
-export const DOCKER_TIMEOUT_MS = 300_000
+const DOCKER_TIMEOUT_MS = 300_000
 export const docker = (...args: string[]): Promise<Run> => run('docker', args, DOCKER_TIMEOUT_MS)
 export const ip = (...args: string[]): Promise<Run> => run('ip', args)
 

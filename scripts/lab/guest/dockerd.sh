@@ -53,6 +53,7 @@ engine_tree() {
 
 # One launch of the engine in the background, logging to $DOCKERD_LOG.
 launch() {
+  mkdir -p /run/lab
   if [ "$ENGINE" = 20.10 ]; then
     echo "=== dockerd start at uptime $(uptime_s)" >>"$DOCKERD_LOG"
     # shellcheck disable=SC2086
@@ -88,7 +89,6 @@ start() {
   if running; then
     cur=$(cat /run/lab/engine 2>/dev/null || echo "$ENGINE")
     [ "$cur" = "$ENGINE" ] || { echo "dockerd.sh: engine $cur is running, not $ENGINE: use restart" >&2; return 1; }
-    answers && return 0
   fi
   attempt=1
   from=0
