@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Compiles src/, test/ and bench/ (the parity suite reads its records) to plain ES modules in
-// .cache/js/ for the lab VM, where loading tsx costs 15-35 s per test file under emulation
+// .cache/js/ for the lab VM, where loading tsx costs 12-29 s per test file under emulation
 // (measured: a one-line test file took 17.7 s with `node --import tsx --test`, `node -e 0`
 // 3.4 s). CI runs about 25 files there.
 //

@@ -50,7 +50,7 @@ lab_exec() { scripts/lab/vm.sh exec --name lab --timeout "$REMAINING" -- "$1"; }
 # Fails unless the lab's dockerd is the expected engine (the version's major number).
 engine_is() { printf "[ \"\$(docker version --format '{{.Server.Version}}' | cut -d. -f1)\" = %s ]" "$1"; }
 
-# In the VM the tests run compiled (scripts/compile-tests.mjs: tsx cost 15-35 s per file there),
+# In the VM the tests run compiled (scripts/compile-tests.mjs: tsx cost 12-29 s per file there),
 # a file at a time with their results as they come (scripts/lab/guest/run-tests.sh).
 JS=.cache/js
 
