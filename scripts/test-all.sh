@@ -14,6 +14,10 @@ NOT_RUN=0
 # A hang must not eat CI's 90 minutes without a summary: each tier gets what is left of
 # TEST_BUDGET_S (84 min) as its time limit, and a tier that would start past it fails as such.
 BUDGET=${TEST_BUDGET_S:-5040}
+[[ "$BUDGET" =~ ^[0-9]+$ ]] || {
+  echo "TEST_BUDGET_S=$BUDGET: expected whole seconds" >&2
+  exit 2
+}
 REMAINING=$BUDGET
 elapsed() { printf '%dm%02ds' $((SECONDS / 60)) $((SECONDS % 60)); }
 say() { printf '\n=== [%s] %s\n' "$(elapsed)" "$*"; }
