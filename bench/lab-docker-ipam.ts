@@ -6,10 +6,10 @@
  * ETCD_ENDPOINTS, and enables again. Run by bench/lab.ts.
  */
 import assert from 'node:assert/strict'
-import { docker, dockerOk, ip, ipOk, run } from '../test/lab/docker.ts'
+import { docker, dockerOk, ip, run } from '../test/lab/docker.ts'
 import { etcdAllocations, startEtcd, stopEtcd, type EtcdPlace } from '../test/lab/fleet.ts'
 import { enable } from '../test/lab/plugin.ts'
-import { BENCH_PLUGIN, NETWORKS, runAndRemove } from './lab-docker.ts'
+import { BENCH_PLUGIN, NETWORKS, dummyNetwork, runAndRemove } from './lab-docker.ts'
 import type { Row } from './lib/result.ts'
 import { log, ms, ratioRow } from './lib/result.ts'
 import { interleave, ratioFigure } from './lib/stats.ts'
@@ -53,20 +53,8 @@ async function reconfigure(): Promise<void> {
   )
   await enable(BENCH_PLUGIN)
   for (const network of Object.values(IPAM_NETWORKS)) {
-    await ipOk('link', 'add', network.parent, 'type', 'dummy')
-    await ipOk('link', 'set', network.parent, 'up')
-    await dockerOk(
-      'network',
-      'create',
-      '-d',
-      BENCH_PLUGIN,
-      ...(network.ipam ? ['--ipam-driver', BENCH_PLUGIN] : []),
-      '-o',
-      `parent=${network.parent}`,
-      '--subnet',
-      network.subnet,
-      network.name
-    )
+    const ipam = network.ipam ? ['--ipam-driver', BENCH_PLUGIN] : []
+    await dummyNetwork(network, BENCH_PLUGIN, ...ipam)
   }
   const driver = await dockerOk(
     'network',

@@ -56,22 +56,30 @@ export async function enablePlugin(): Promise<number> {
   await enable(BENCH_PLUGIN)
   const enableMs = now() - t0
   log(`1. plugin enabled in ${ms(enableMs)}`)
-  for (const network of Object.values(NETWORKS)) {
-    await ipOk('link', 'add', network.parent, 'type', 'dummy')
-    await ipOk('link', 'set', network.parent, 'up')
-    await dockerOk(
-      'network',
-      'create',
-      '-d',
-      network.driver,
-      '-o',
-      `parent=${network.parent}`,
-      '--subnet',
-      network.subnet,
-      network.name
-    )
-  }
+  for (const network of Object.values(NETWORKS)) await dummyNetwork(network, network.driver)
   return enableMs
+}
+
+/** A docker network of `driver` on a new dummy parent; `extra` goes to `docker network create`. */
+export async function dummyNetwork(
+  network: { name: string; parent: string; subnet: string },
+  driver: string,
+  ...extra: string[]
+): Promise<void> {
+  await ipOk('link', 'add', network.parent, 'type', 'dummy')
+  await ipOk('link', 'set', network.parent, 'up')
+  await dockerOk(
+    'network',
+    'create',
+    '-d',
+    driver,
+    ...extra,
+    '-o',
+    `parent=${network.parent}`,
+    '--subnet',
+    network.subnet,
+    network.name
+  )
 }
 
 /**
