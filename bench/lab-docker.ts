@@ -11,10 +11,10 @@ import { log, ms, ratioRow } from './lib/result.ts'
 import type { Comparison } from './lib/stats.ts'
 import { interleave, now, ratioFigure } from './lib/stats.ts'
 
-const PLUGIN = 'ipvlan-lan-bench:latest'
+export const BENCH_PLUGIN = 'ipvlan-lan-bench:latest'
 const LABEL = 'ipvlan-lan-bench'
-const NETWORKS = {
-  plugin: { name: 'bench-plugin', driver: PLUGIN, parent: 'bp0', subnet: '192.168.91.0/24' },
+export const NETWORKS = {
+  plugin: { name: 'bench-plugin', driver: BENCH_PLUGIN, parent: 'bp0', subnet: '192.168.91.0/24' },
   builtin: { name: 'bench-builtin', driver: 'ipvlan', parent: 'bp1', subnet: '192.168.92.0/24' },
 }
 type Variant = keyof typeof NETWORKS
@@ -28,7 +28,7 @@ export async function cleanUpDocker(): Promise<void> {
     await docker('network', 'rm', network.name)
     await ip('link', 'del', 'dev', network.parent)
   }
-  await docker('plugin', 'rm', '-f', PLUGIN)
+  await docker('plugin', 'rm', '-f', BENCH_PLUGIN)
 }
 
 /**
@@ -40,7 +40,7 @@ export async function createPlugin(): Promise<number> {
   await cleanUpDocker()
   pluginSocket = ''
   const t0 = now()
-  await createFromBundle(PLUGIN, false)
+  await createFromBundle(BENCH_PLUGIN, false)
   const createMs = now() - t0
   log(`1. plugin created from ${BUNDLE} in ${ms(createMs)}`)
   return createMs
@@ -53,25 +53,33 @@ export async function createPlugin(): Promise<number> {
  */
 export async function enablePlugin(): Promise<number> {
   const t0 = now()
-  await enable(PLUGIN)
+  await enable(BENCH_PLUGIN)
   const enableMs = now() - t0
   log(`1. plugin enabled in ${ms(enableMs)}`)
-  for (const network of Object.values(NETWORKS)) {
-    await ipOk('link', 'add', network.parent, 'type', 'dummy')
-    await ipOk('link', 'set', network.parent, 'up')
-    await dockerOk(
-      'network',
-      'create',
-      '-d',
-      network.driver,
-      '-o',
-      `parent=${network.parent}`,
-      '--subnet',
-      network.subnet,
-      network.name
-    )
-  }
+  for (const network of Object.values(NETWORKS)) await dummyNetwork(network, network.driver)
   return enableMs
+}
+
+/** A docker network of `driver` on a new dummy parent; `extra` goes to `docker network create`. */
+export async function dummyNetwork(
+  network: { name: string; parent: string; subnet: string },
+  driver: string,
+  ...extra: string[]
+): Promise<void> {
+  await ipOk('link', 'add', network.parent, 'type', 'dummy')
+  await ipOk('link', 'set', network.parent, 'up')
+  await dockerOk(
+    'network',
+    'create',
+    '-d',
+    driver,
+    ...extra,
+    '-o',
+    `parent=${network.parent}`,
+    '--subnet',
+    network.subnet,
+    network.name
+  )
 }
 
 /**
@@ -81,7 +89,7 @@ export async function enablePlugin(): Promise<number> {
 async function settled(variant: Variant): Promise<void> {
   if (variant !== 'plugin') return
   if (pluginSocket === '') {
-    const id = await dockerOk('plugin', 'inspect', '-f', '{{.Id}}', PLUGIN)
+    const id = await dockerOk('plugin', 'inspect', '-f', '{{.Id}}', BENCH_PLUGIN)
     pluginSocket = `/run/docker/plugins/${id}/ipvlan-lan.sock`
   }
   await linksDeleted(pluginSocket)
@@ -92,33 +100,36 @@ const phases: Record<Variant, { start: number[]; remove: number[] }> = {
   builtin: { start: [], remove: [] },
 }
 
-/** One container: started (docker run -d returns once it runs; checked), then removed. */
-async function container(variant: Variant, record: boolean): Promise<number> {
-  const network = NETWORKS[variant]
+/**
+ * One container on `network`: started (docker run -d returns once it runs; checked), then
+ * removed, then the plugin's deferred link deletion waited for (untimed). Milliseconds per phase.
+ */
+export async function runAndRemove(
+  network: string,
+  throughPlugin: boolean,
+  whileRunning?: (id: string) => Promise<void>
+): Promise<{ start: number; remove: number }> {
   const t0 = now()
-  const id = await dockerOk(
-    'run',
-    '-d',
-    '--label',
-    LABEL,
-    '--net',
-    network.name,
-    IMAGE,
-    'sleep',
-    '600'
-  )
+  const id = await dockerOk('run', '-d', '--label', LABEL, '--net', network, IMAGE, 'sleep', '600')
   const t1 = now()
   const running = await dockerOk('inspect', '-f', '{{.State.Running}}', id)
-  if (running !== 'true') throw new Error(`${variant}: container ${id} is not running`)
+  if (running !== 'true') throw new Error(`${network}: container ${id} is not running`)
+  if (whileRunning) await whileRunning(id)
   const t2 = now()
   await dockerOk('rm', '-f', id)
   const t3 = now()
-  await settled(variant)
+  if (throughPlugin) await settled('plugin')
+  return { start: t1 - t0, remove: t3 - t2 }
+}
+
+/** One container through `variant`'s network; its phases recorded when `record`. */
+async function container(variant: Variant, record: boolean): Promise<number> {
+  const { start, remove } = await runAndRemove(NETWORKS[variant].name, variant === 'plugin')
   if (record) {
-    phases[variant].start.push(t1 - t0)
-    phases[variant].remove.push(t3 - t2)
+    phases[variant].start.push(start)
+    phases[variant].remove.push(remove)
   }
-  return t1 - t0 + (t3 - t2)
+  return start + remove
 }
 
 /** A comparison built from side samples taken in the same rounds. */

@@ -1,13 +1,13 @@
 /**
  * The lab part of the suite, inside the lab VM (ipvlan kernel, dockerd): benchmarks 1-5a.
  *
- *   node --import tsx bench/lab.ts --out FILE [--only driver,docker] [--pairs 60]
+ *   node --import tsx bench/lab.ts --out FILE [--only driver,docker,cluster-ipam] [--pairs 60]
  *     [--scale-rounds 30] [--throughput-rounds 20] [--per-round 32] [--clients 32] [--sizes 10,100,1000]
- *     [--docker-pairs 20] [--docker-warmup 1] [--burst 30] [--burst-rounds 3]
+ *     [--docker-pairs 20] [--docker-warmup 1] [--burst 30] [--burst-rounds 3] [--ipam-docker-pairs 10]
  *     [--state-root /var/lib/ipvlan-lan-bench] [--engine-tag 28]
  *
  * --engine-tag T: this run is on another engine than the suite's first (scripts/bench.sh runs
- * `--only docker` again on Docker 28): its rows' ids get "@T" (1@28, 1b@28, ...) so both engines'
+ * `--only docker,cluster-ipam` again on Docker 28): its rows' ids get "@T" (1@28, 1b@28, ...) so both engines'
  * figures sit in one table, each against that engine's own built-in driver.
  *
  * Order: the docker plugin is created (dockerd copies and digests the rootfs, minutes under TCG)
@@ -19,6 +19,7 @@
 import { mkdirSync } from 'node:fs'
 import { kernelSupports } from '../test/helpers/netns.ts'
 import { burst, cleanUpDocker, containers, createPlugin, enablePlugin } from './lab-docker.ts'
+import { cleanUpClusterIpam, clusterIpam } from './lab-docker-ipam.ts'
 import type { DriverOptions, Filled } from './lab-driver.ts'
 import {
   disposeLab,
@@ -34,7 +35,16 @@ import { flag, intFlag, log, ms, writePart } from './lib/result.ts'
 import { now } from './lib/stats.ts'
 
 const out = flag('out')
-const only = new Set(flag('only', 'driver,docker').split(','))
+const only = new Set(flag('only', 'driver,docker,cluster-ipam').split(','))
+for (const part of only) {
+  if (!['driver', 'docker', 'cluster-ipam'].includes(part)) {
+    throw new Error(
+      `--only: expected driver, docker or cluster-ipam (comma-separated), got ${part}`
+    )
+  }
+}
+/** Benchmark 1 (docker) and 9c (cluster-ipam) both run on the plugin installed in dockerd. */
+const dockerPlugin = only.has('docker') || only.has('cluster-ipam')
 const options: DriverOptions = {
   stateRoot: flag('state-root', '/var/lib/ipvlan-lan-bench'),
   pairs: intFlag('pairs', 60),
@@ -53,6 +63,7 @@ function sizes(text: string): [number, number, number] {
 }
 const docker = { pairs: intFlag('docker-pairs', 20), warmup: intFlag('docker-warmup', 1) }
 const burstOptions = { size: intFlag('burst', 30), rounds: intFlag('burst-rounds', 3) }
+const ipamOptions = { pairs: intFlag('ipam-docker-pairs', 10), warmup: docker.warmup }
 
 const engineTag = flag('engine-tag', '')
 if (engineTag !== '' && !/^[0-9.]+$/.test(engineTag)) {
@@ -93,7 +104,7 @@ async function main(): Promise<void> {
   let createMs: number | undefined
   let filled: Filled[] | undefined
   await section('setup', async () => {
-    const install = only.has('docker') ? createPlugin() : Promise.resolve(undefined)
+    const install = dockerPlugin ? createPlugin() : Promise.resolve(undefined)
     const fill = only.has('driver') ? fillScale(options) : Promise.resolve(undefined)
     const [a, b] = await Promise.allSettled([install, fill])
     if (a.status === 'fulfilled') createMs = a.value
@@ -119,12 +130,20 @@ async function main(): Promise<void> {
     const created = createMs
     await section('docker', async () => {
       const enableMs = await enablePlugin()
+      if (!only.has('docker')) return
       await containers({ ...docker, installMs: created + enableMs }, rows, raw)
       save()
       await burst(burstOptions, rows, raw)
     })
+    // Last: it reconfigures the plugin (etcd) that benchmark 1 measured without it.
+    if (only.has('cluster-ipam')) {
+      await section('clusterIpam', () => clusterIpam(ipamOptions, rows, raw))
+    }
   }
-  if (only.has('docker')) await cleanUpDocker()
+  if (dockerPlugin) {
+    await cleanUpClusterIpam()
+    await cleanUpDocker()
+  }
   log(`lab part done in ${ms(now() - started)}${failures.length ? ' WITH FAILURES' : ''}`)
   if (failures.length) process.exit(1)
 }
@@ -134,6 +153,7 @@ main().catch(async (error: unknown) => {
   failures.push(String(error))
   save()
   await tearDownDriver().catch(() => {})
+  await cleanUpClusterIpam().catch(() => {})
   await cleanUpDocker().catch(() => {})
   process.exit(1)
 })

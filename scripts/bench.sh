@@ -7,6 +7,8 @@
 #             node --import tsx bench/host.ts --only ipam --out FILE, see bench/README.md)
 #   lab VM: 2 driver cost, 3 scale, 4 throughput, 5a RSS on a real ipvlan kernel  (bench/lab-driver.ts)
 #           1 docker run/rm through the plugin vs the built-in ipvlan driver      (bench/lab-docker.ts)
+#           9c docker run/rm through the plugin: cluster IPAM on etcd vs Docker's default IPAM
+#              (bench/lab-docker-ipam.ts; etcd started in the VM)
 #           both run by bench/lab.ts on Docker 20.10; then 1 again on Docker 28 in the same
 #           boot (rows 1@28, 1b@28, ...), each engine against its own built-in driver
 #
@@ -19,6 +21,7 @@
 # Env: BENCH_VM (bench), BENCH_QUICK=1 (few pairs: checks the plumbing, numbers not meaningful),
 #      BENCH_SKIP_LAB=1 (host part only), BENCH_DOCKER_PAIRS (20), BENCH_DRIVER_PAIRS (60),
 #      BENCH_IPAM_PAIRS (6: benchmark 9's pairs, each two samples of 192 allocations),
+#      BENCH_IPAM_DOCKER_PAIRS (10: benchmark 9c's pairs of containers),
 #      BENCH_ENGINES (28: the engines benchmark 1 runs on after 20.10; empty for 20.10 only),
 #      BENCH_RESULTS_DIR (results/; with BENCH_QUICK=1 .cache/bench-quick/). Outside results/,
 #      the READMEs are not touched: copies of them in that directory are rendered instead.
@@ -52,11 +55,11 @@ machine() {
 
 if [[ "${BENCH_QUICK:-0}" = 1 ]]; then
   HOST_ARGS=(--rounds 5 --ipam-pairs 2 --ipam-allocations 96)
-  LAB_ARGS=(--pairs 10 --scale-rounds 5 --sizes 5,10,50 --throughput-rounds 2 --per-round 32 --docker-pairs 2 --docker-warmup 0 --burst 5 --burst-rounds 1)
+  LAB_ARGS=(--pairs 10 --scale-rounds 5 --sizes 5,10,50 --throughput-rounds 2 --per-round 32 --docker-pairs 2 --docker-warmup 0 --burst 5 --burst-rounds 1 --ipam-docker-pairs 2)
 else
   HOST_ARGS=(--rounds 30 --ipam-pairs "${BENCH_IPAM_PAIRS:-6}" --ipam-allocations 192)
   LAB_ARGS=(--pairs "${BENCH_DRIVER_PAIRS:-60}" --scale-rounds 30 --throughput-rounds 20 --per-round 32
-    --docker-pairs "${BENCH_DOCKER_PAIRS:-20}" --docker-warmup 1)
+    --docker-pairs "${BENCH_DOCKER_PAIRS:-20}" --docker-warmup 1 --ipam-docker-pairs "${BENCH_IPAM_DOCKER_PAIRS:-10}")
 fi
 
 ENV_START="$(nproc) CPUs; at start: $(machine)"
@@ -83,11 +86,11 @@ if [[ "${BENCH_SKIP_LAB:-0}" != 1 ]]; then
     # Benchmark 1 again on each other engine, in the same boot, against that engine's own
     # built-in driver (its own data root; scripts/lab/guest/dockerd.sh switches engines).
     for engine in ${BENCH_ENGINES-28}; do
-      say "lab part on Docker $engine: benchmark 1 against its built-in driver"
+      say "lab part on Docker $engine: benchmark 1 against its built-in driver, 9c"
       LAB_PARTS+=("$PARTS/lab-$engine.json")
       if scripts/lab/engine.sh fetch "$engine" >&2 &&
         lab "LAB_ENGINE=$engine sh scripts/lab/guest/dockerd.sh restart" >&2; then
-        lab "node --import tsx bench/lab.ts --only docker --engine-tag '$engine' --out '$PARTS/lab-$engine.json' ${LAB_ARGS[*]}" >&2 || failed=1
+        lab "node --import tsx bench/lab.ts --only docker,cluster-ipam --engine-tag '$engine' --out '$PARTS/lab-$engine.json' ${LAB_ARGS[*]}" >&2 || failed=1
       else
         say "Docker $engine did not start in the lab VM"
         failed=1

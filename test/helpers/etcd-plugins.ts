@@ -15,17 +15,6 @@ import type { PluginProcess } from './plugin-process.ts'
  * started (SIGKILL), removes every namespace it made, kills etcd and removes its temp dir.
  */
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Polls until `check` is true, or fails naming what was awaited. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 40_000) {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(200)
-  }
-}
-
 export interface EtcdPlugins {
   /** This suite's temp dir (etcd's data is in `data`), removed after the suite. */
   base: string

@@ -49,32 +49,46 @@ function detached(file: string, args: string[], log: string): number {
 
 let etcdPid: number | undefined
 
-/** One etcd member on the LAN; its data survives stopEtcd (a stop, not a loss). */
-export async function startEtcd(): Promise<void> {
-  mkdirSync('/tmp/fleet-etcd', { recursive: true })
+/** Where an etcd member listens and keeps its data (the fleet's by default). */
+export interface EtcdPlace {
+  name: string
+  client: string
+  peer: string
+  dir: string
+}
+const FLEET_ETCD: EtcdPlace = {
+  name: 'fleet',
+  client: ETCD,
+  peer: 'http://127.0.0.1:2390',
+  dir: '/tmp/fleet-etcd',
+}
+
+/** One etcd member (on the LAN by default); its data survives stopEtcd (a stop, not a loss). */
+export async function startEtcd(place: EtcdPlace = FLEET_ETCD): Promise<void> {
+  mkdirSync(place.dir, { recursive: true })
   etcdPid = detached(
     'etcd',
     [
       '--name',
-      'fleet',
+      place.name,
       '--data-dir',
-      '/tmp/fleet-etcd',
+      place.dir,
       '--listen-client-urls',
-      ETCD,
+      place.client,
       '--advertise-client-urls',
-      ETCD,
+      place.client,
       '--listen-peer-urls',
-      'http://127.0.0.1:2390',
+      place.peer,
       '--initial-advertise-peer-urls',
-      'http://127.0.0.1:2390',
+      place.peer,
       '--initial-cluster',
-      'fleet=http://127.0.0.1:2390',
+      `${place.name}=${place.peer}`,
     ],
-    '/tmp/fleet-etcd.log'
+    `${place.dir}.log`
   )
   await waitFor(
     'etcd',
-    async () => (await run('curl', ['-sf', `${ETCD}/health`])).stdout.includes('true'),
+    async () => (await run('curl', ['-sf', `${place.client}/health`])).stdout.includes('true'),
     60_000
   )
 }
@@ -135,10 +149,10 @@ export interface EtcdAllocation {
 const b64 = (text: string): string => Buffer.from(text).toString('base64')
 
 /** Every allocation under the plugin's etcd prefix, read straight from etcd's JSON gateway. */
-export async function etcdAllocations(): Promise<EtcdAllocation[]> {
+export async function etcdAllocations(endpoint = ETCD): Promise<EtcdAllocation[]> {
   const start = `${PREFIX}ipam/`
   const end = start.slice(0, -1) + String.fromCharCode(start.charCodeAt(start.length - 1) + 1)
-  const response = await fetch(`${ETCD}/v3/kv/range`, {
+  const response = await fetch(`${endpoint}/v3/kv/range`, {
     method: 'POST',
     body: JSON.stringify({ key: b64(start), range_end: b64(end) }),
   })

@@ -15,6 +15,7 @@ import { createNetns, ipSync, kernelSupports, nsLinks, rootSkipReason } from '..
 import { startPlugin } from '../helpers/plugin-process.ts'
 import type { PluginProcess } from '../helpers/plugin-process.ts'
 import { call } from '../helpers/socket-client.ts'
+import { until } from '../helpers/poll.ts'
 
 /**
  * The plugin SIGKILLed while its network-creation probe link exists (after "link add", before
@@ -59,14 +60,6 @@ exec ip "$@"
   return { bin, stalled }
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
 const createBody = (networkId: string) => ({
   NetworkID: networkId,
   Options: { 'com.docker.network.generic': { parent: 'eth0', ipvlan_mode: 'l2' } },
@@ -102,7 +95,7 @@ describe('a probe link stranded by SIGKILL is swept at the next start', { skip }
       const pending = call(first.socket, 'NetworkDriver.CreateNetwork', createBody(net)).catch(
         (error: unknown) => error
       )
-      await until('the probe batch to stall', () => existsSync(ip.stalled))
+      await until('the probe batch to stall', () => existsSync(ip.stalled), 60_000, 50)
       const probes = nsLinks(ns.name).filter((l) => l.linkinfo?.info_kind === 'ipvlan')
       const [probe, ...others] = probes
       assert.ok(probe && others.length === 0, 'exactly the probe link exists at the kill')
@@ -121,8 +114,11 @@ describe('a probe link stranded by SIGKILL is swept at the next start', { skip }
 
       const second = await startPlugin({ netns: ns.name, stateDir: first.stateDir })
       running.push(second)
-      await until('start-up reconciliation', () =>
-        second.output().includes('start-up reconciliation done')
+      await until(
+        'start-up reconciliation',
+        () => second.output().includes('start-up reconciliation done'),
+        60_000,
+        50
       )
       assert.ok(!nsLinks(ns.name).some((l) => l.ifname === probe.ifname), 'probe swept')
       assert.match(second.output(), new RegExp(`removed leftover link.*${probe.ifname}`))
