@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
+import { existsSync, readdirSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
+import { until } from '../helpers/poll.ts'
 import { run, waitFor } from '../lab/docker.ts'
 import {
   addressesOn,
@@ -25,6 +27,9 @@ import {
  */
 
 const HOSTS = ['h1', 'h2', 'h3']
+/** h2's containers, one directory each from `docker create` on (scripts/lab/guest/fleet.sh). */
+const H2_CONTAINERS = '/var/lib/fleet/h2/containers'
+const containerDirs = (): string[] => (existsSync(H2_CONTAINERS) ? readdirSync(H2_CONTAINERS) : [])
 const NET = 'fl'
 const SUBNET = '10.199.0.0/23'
 const RANGE = '10.199.0.0/24'
@@ -375,17 +380,17 @@ describe('many hosts on one LAN (three dockerd, one etcd)', { timeout: 3_600_000
   })
 
   test('SIGKILL of one host’s plugin and dockerd mid-start: no duplicate, no leaked allocation after it comes back', async () => {
-    const starting = startMany('h2', 'fl-k-', 8)
+    const before = new Set(containerDirs())
+    const starting = startMany('h2', 'fl-k-', 12)
     const others = Promise.all(['h1', 'h3'].map((h) => startMany(h, 'fl-k-', 3)))
-    // Kill once the first container of the batch exists: the rest are mid-start. (Waiting for
-    // one to run was too late under emulation: all eight had started by then.)
-    await waitFor(
-      'a first container to exist on h2',
-      async () =>
-        (await onOk('h2', 'ps', '-aq', '--filter', 'name=^fl-k-'))
-          .split('\n')
-          .some((id) => id !== ''),
-      300_000
+    // Kill as soon as the first container of the batch is created (its directory in h2's data
+    // root, read straight from the disk): the rest are mid-start. Asking `docker ps` for it, or
+    // waiting for one to run, was too late under emulation: all of them had started by then.
+    await until(
+      'a first container to be created on h2',
+      () => containerDirs().some((id) => !before.has(id)),
+      300_000,
+      20
     )
     await fleetOk('kill', 'h2')
     const killedBatch = await starting
