@@ -83,7 +83,7 @@ async function checkAllocatedInEtcd(): Promise<void> {
     )
     const held = (await etcdAllocations(ETCD.client)).filter((a) => a.kind === 'dynamic')
     assert.deepEqual(
-      held.map((a) => a.address.replace(/\/\d+$/, '')),
+      held.map((a) => a.address),
       [address],
       `etcd holds exactly the running container's address (${address})`
     )

@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { makeEtcdPki } from '../helpers/etcd-certs.ts'
+import { until } from '../helpers/poll.ts'
 
 const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..')
 const NAME = 'ipvlan-lan-hosttest:latest'
@@ -157,13 +158,8 @@ async function readFrom(path: string, from: number): Promise<string> {
   }
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
+const waitFor = (what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> =>
+  until(what, check, ms)
 
 /** POST to the plugin's socket from the host, with an ordinary Host header. */
 function postSocket(socketPath: string, path: string): Promise<{ status: number; body: string }> {

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFileSync, existsSync, openSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { REPO } from '../helpers/repo-root.ts'
+import { until } from '../helpers/poll.ts'
 
 /** Helpers for the lab tier: a real dockerd and kernel (inside the lab VM, or any Docker host). */
 
@@ -136,18 +137,12 @@ export async function removeNetworks(...names: string[]): Promise<void> {
   for (const name of names) await docker('network', 'rm', name)
 }
 
-export async function waitFor(
+/** Polls `check` every 500 ms (a docker CLI call each, under emulation). */
+export const waitFor = (
   what: string,
   check: () => Promise<boolean>,
   timeoutMs = 60_000
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check()) return
-    await new Promise((resolve) => setTimeout(resolve, 500))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-}
+): Promise<void> => until(what, check, timeoutMs, 500)
 
 export const DOCKERD_LOG = process.env['LAB_DOCKERD_LOG'] ?? '/var/log/dockerd.log'
 
