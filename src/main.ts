@@ -13,6 +13,7 @@ import { createApp } from './http/app.ts'
 import { mountIpamAdminRoutes } from './http/ipam-admin-routes.ts'
 import { mountIpamRoutes } from './http/ipam-routes.ts'
 import { createIproute2 } from './link/iproute2.ts'
+import { ResidentIp } from './link/resident-ip.ts'
 import { execaRunner } from './link/runner.ts'
 import { createLogger } from './log.ts'
 import type { Logger } from './log.ts'
@@ -32,12 +33,20 @@ async function main(): Promise<void> {
   // Local files, read before listening: a missing one stops the plugin naming its setting.
   const etcdTls = await readEtcdTls(config.etcdAccess.tlsFiles)
   let ipProcesses = 0
+  // The endpoint path's changes go to one long-lived ip; reads (start-up, reconcile) each start one.
+  const resident = new ResidentIp({
+    ipBin: config.ipBin,
+    globalArgs: config.netns === undefined ? [] : ['-n', config.netns],
+    timeoutMs: config.ipTimeoutMs,
+    onSpawn: () => ipProcesses++,
+  })
   const links = createIproute2({
     run: execaRunner({
       ipBin: config.ipBin,
       timeoutMs: config.ipTimeoutMs,
       onSpawn: () => ipProcesses++,
     }),
+    batch: resident.run,
     timeoutMs: config.ipTimeoutMs,
     netns: config.netns,
   })

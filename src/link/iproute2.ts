@@ -9,7 +9,8 @@ import type {
   LinkLayer,
 } from '../driver/ports/link-layer.ts'
 import { LinkError } from '../driver/ports/link-layer.ts'
-import type { IpRunner } from './runner.ts'
+import type { BatchRunner } from './resident-ip.ts'
+import type { IpResult, IpRunner } from './runner.ts'
 
 export interface Iproute2Options {
   run: IpRunner
@@ -17,6 +18,11 @@ export interface Iproute2Options {
   timeoutMs: number
   /** Run every command in this named network namespace (`ip -n`): tests and benchmarks. */
   netns?: string | undefined
+  /**
+   * Runs the `ip -batch` groups (every change on the endpoint path) in a long-lived process
+   * (ResidentIp, given the same netns); without it each group is one `ip -batch -` of `run`.
+   */
+  batch?: BatchRunner | undefined
 }
 
 const ALIAS = /^[A-Za-z0-9_.:/-]{1,200}$/
@@ -34,17 +40,19 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
   if (options.netns !== undefined) name(options.netns)
   const prefix = options.netns === undefined ? [] : ['-n', options.netns]
 
-  const exec = async (args: string[], input?: string): Promise<string> => {
-    const result = await run([...prefix, ...args], input)
+  const exec = async (args: string[]): Promise<string> => {
+    const result = await run([...prefix, ...args])
     if (result.exitCode === 0 && !result.timedOut) return result.stdout
-    const command =
-      input === undefined
-        ? `ip ${args.join(' ')}`
-        : `ip -batch: ${input.trim().replace(/\n/g, '; ')}`
-    throw classify(result, command, timeoutMs)
+    throw classify(result, `ip ${args.join(' ')}`, timeoutMs)
   }
-  const batch = (lines: string[][]): Promise<string> =>
-    exec(['-batch', '-'], lines.map((line) => line.join(' ')).join('\n') + '\n')
+  const runBatch = (lines: string[]): Promise<IpResult> =>
+    options.batch ? options.batch(lines) : run([...prefix, '-batch', '-'], lines.join('\n') + '\n')
+  const batch = async (lines: string[][]): Promise<void> => {
+    const text = lines.map((line) => line.join(' '))
+    const result = await runBatch(text)
+    if (result.exitCode === 0 && !result.timedOut) return
+    throw classify(result, `ip -batch: ${text.join('; ')}`, timeoutMs)
+  }
 
   /**
    * Runs items of one or more lines each in one `ip -batch -`, without -force: ip stops at the
@@ -57,7 +65,7 @@ export function createIproute2(options: Iproute2Options): LinkLayer {
   ): Promise<BatchOutcome> => {
     if (items.length === 0) return { made: 0 }
     const text = (lines: string[][]): string => lines.map((line) => line.join(' ')).join('\n')
-    const result = await run([...prefix, '-batch', '-'], items.map(text).join('\n') + '\n')
+    const result = await runBatch(items.flatMap((lines) => lines.map((line) => line.join(' '))))
     if (result.exitCode === 0 && !result.timedOut) return { made: items.length }
     const failedLine = /^Command failed -:(\d+)$/m.exec(result.stderr)
     let index = -1

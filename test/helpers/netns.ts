@@ -56,6 +56,7 @@ export function kernelSupports(kind: 'ipvlan' | 'vlan' | 'dummy'): boolean {
 
 export interface NsLink {
   ifname: string
+  ifindex?: number
   ifalias?: string
   linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> }
   flags?: string[]
