@@ -21,13 +21,16 @@ export type BatchRunner = (lines: readonly string[]) => Promise<IpResult>
 
 /**
  * A line that always fails at once and writes to stderr, never to stdout: no interface name can
- * hold a "/" (the kernel's dev_valid_name), so ip answers 'Device "a/b" does not exist.' and,
+ * hold a "/" (the kernel's dev_valid_name), so ip answers 'Device "..." does not exist.' and,
  * under -force, "Command failed -:N". That failure marks the end of the line before it: ip's
  * stderr is unbuffered, its stdout is not, so stderr is the only channel that answers per line.
+ * The name is longer than 15 bytes on purpose: glibc's if_nametoindex then answers without the
+ * SIOCGIFINDEX ioctl, whose unknown name makes the kernel try `modprobe netdev-NAME` (dev_load),
+ * about 300 ms per line in the lab VM; only a netlink lookup of an alternative name is left.
  */
-const MARK = 'link show dev a/b'
+const MARK = 'link show dev ipvlan-lan/end-of-line'
 const FAILED = /^Command failed -:(\d+)$/
-const MARK_SAID = 'Device "a/b" does not exist.'
+const MARK_SAID = 'Device "ipvlan-lan/end-of-line" does not exist.'
 
 const SPAWN = {
   reject: false,
