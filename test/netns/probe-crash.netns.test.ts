@@ -34,23 +34,37 @@ function loud(reason: string): string {
   return reason
 }
 
-/** An `ip` that runs the first `lines` lines of a probe batch, records its pid, and hangs. */
+/**
+ * An `ip` that runs the first `lines` lines of a probe batch, records its pid, and hangs. The
+ * plugin feeds one long-lived `ip -force -batch -` a line at a time, each followed by an
+ * end-of-line mark, and sends the next line only once the mark has answered: so when the probe's
+ * line `lines + 1` arrives, the ones before it have run, and the stand-in stops there.
+ */
 function stallingIp(dir: string, lines: number): { bin: string; stalled: string } {
   const stalled = join(dir, `stalled-${lines}`)
   const bin = join(dir, `ip-stall-${lines}`)
   writeFileSync(
     bin,
     `#!/bin/bash
-# Test stand-in for ip: passes everything through, except a probe batch (an ipvlan link named ivp*).
+# Test stand-in for ip: passes everything through to a real ip, except that it stops inside a
+# probe batch (an ipvlan link named ivp*).
 case " $* " in
   *" -batch - "*)
-    input=$(cat)
-    if [[ "$input" == *"type ipvlan"* && "$input" == *"name ivp"* ]]; then
-      printf '%s\\n' "$input" | head -n ${lines} | ip "$@" || exit $?
-      echo $$ > '${stalled}'
-      exec sleep 600
-    fi
-    printf '%s\\n' "$input" | exec ip "$@"
+    coproc REAL { exec ip "$@" >/dev/null; }
+    probe=0
+    while IFS= read -r line; do
+      if [[ "$line" == *"type ipvlan"* && "$line" == *"name ivp"* ]]; then probe=1; fi
+      if ((probe)) && [[ "$line" != *end-of-line* ]]; then
+        if ((probe > ${lines})); then
+          echo $$ > '${stalled}'
+          exec sleep 600
+        fi
+        probe=$((probe + 1))
+      fi
+      printf '%s\n' "$line" >&"\${REAL[1]}"
+    done
+    eval "exec \${REAL[1]}>&-"
+    wait
     ;;
 esac
 exec ip "$@"
