@@ -45,7 +45,6 @@ const SPAWN = {
 } as const
 
 interface Line {
-  text: string
   resolve: (answer: Answer) => void
 }
 
@@ -174,7 +173,6 @@ class Running {
         })
       }, this.timeoutMs)
       this.current = {
-        text,
         resolve: (answer) => {
           clearTimeout(timer)
           resolve(answer)
