@@ -61,17 +61,34 @@ after(async () => {
   await ctx.cleanup()
 })
 
-/** Host side: `busybox ping` (the lab VM has no iputils), from the host's own network stack. */
-async function hostPing(address: string): Promise<void> {
-  const result = await run('busybox', [
-    address.includes(':') ? 'ping6' : 'ping',
-    '-c',
-    '1',
-    '-W',
-    '3',
-    address,
-  ])
-  assert.equal(result.code, 0, `host: ping ${address}: ${result.output}`)
+/** One `busybox ping` (the lab VM has no iputils) from the host's own network stack. */
+const pingFromHost = (address: string) =>
+  run('busybox', [address.includes(':') ? 'ping6' : 'ping', '-c', '1', '-W', '3', address])
+
+/**
+ * Host side ping. A failure says what the host and the container had at that moment (addresses
+ * with their flags, routes, a second ping's outcome), so a one-off failure in CI can be told apart
+ * from a missing route or a tentative address; it still fails.
+ */
+async function hostPing(address: string, container?: string): Promise<void> {
+  const result = await pingFromHost(address)
+  if (result.code === 0) return
+  const family = address.includes(':') ? '-6' : '-4'
+  const again = await pingFromHost(address)
+  const host = await run('ip', [family, '-d', 'address', 'show'])
+  const routes = await run('ip', [family, 'route', 'show'])
+  const inside = container
+    ? await exec(container, 'sh', '-c', `ip ${family} address show; ip ${family} route show`)
+    : undefined
+  assert.fail(
+    [
+      `host: ping ${address}: ${result.output}`,
+      `a second ping right after: exit ${again.code}`,
+      `host addresses:\n${host.output}`,
+      `host routes:\n${routes.output}`,
+      ...(inside ? [`${container}:\n${inside.output}`] : []),
+    ].join('\n')
+  )
 }
 
 /** Host -> container: connects to `address:port`, returns what the container's nc sent. */
@@ -123,7 +140,7 @@ MODES.forEach((mode, index) => {
     ])
     networks.set(mode, net)
     const c = await ctx.container(`c${n}`, net, ['--ip', v4(n, 10), '--ip6', v6(n, 10)])
-    for (const address of [v4(n, 10), v6(n, 10)]) await hostPing(address)
+    for (const address of [v4(n, 10), v6(n, 10)]) await hostPing(address, c)
     for (const address of [v4(n, 2), v6(n, 2)]) {
       const result = await ping(c, address)
       assert.equal(result.code, 0, `${c}: ping ${address}: ${result.output}`)
@@ -196,7 +213,7 @@ test('dockerd restart: the host and a --restart=always container still reach eac
     async () => (await docker('inspect', '-f', '{{.State.Running}}', c)).stdout === 'true',
     180_000
   )
-  for (const address of [v4(n, 10), v6(n, 10)]) await hostPing(address)
+  for (const address of [v4(n, 10), v6(n, 10)]) await hostPing(address, c)
   for (const address of [v4(n, 2), v6(n, 2)]) {
     const result = await ping(c, address)
     assert.equal(result.code, 0, `${c}: ping ${address} after the restart: ${result.output}`)
