@@ -89,8 +89,16 @@ export class ResidentIp {
     }
     let said = ''
     for (const [index, text] of lines.entries()) {
-      if (!this.process?.alive) this.process = new Running(this.options)
-      const answer = await this.process.line(text)
+      const first = await this.line(text)
+      let answer = first.answer
+      if (!first.fresh && staleIndex(answer)) {
+        // The kernel knows no such ifindex: the name may have been looked up by an earlier
+        // line and its link deleted and made again since (see STALE_INDEX). A new process
+        // looks the name up afresh; the failed request changed nothing, so it runs again.
+        this.process?.end()
+        this.process = undefined
+        answer = (await this.line(text)).answer
+      }
       if ('ended' in answer) {
         this.process = undefined
         return { ...answer.ended, stderr: said + answer.ended.stderr }
@@ -107,7 +115,28 @@ export class ResidentIp {
     }
     return { stdout: '', stderr: said, exitCode: 0, timedOut: false }
   }
+
+  /** Runs one line, in a new process if none is running; `fresh`: that process ran nothing before. */
+  private async line(text: string): Promise<{ answer: Answer; fresh: boolean }> {
+    if (!this.process?.alive) this.process = new Running(this.options)
+    const fresh = this.process.fresh
+    return { answer: await this.process.line(text), fresh }
+  }
 }
+
+/**
+ * ip keeps every name it resolved in a name -> ifindex cache for the life of the process
+ * (iproute2 lib/ll_map.c, ll_name_to_index), and never asks the kernel again. A link deleted and
+ * made again under the same name by anyone else (the operator re-creating eth0.10, a dummy parent,
+ * our own host link after a reboot of its parent) gets a new ifindex, so every later line naming
+ * it, `link add link PARENT` included, would fail with ENODEV until the process ended, and a
+ * `link del` would be taken for "already gone". The kernel never hands an ifindex out twice before
+ * it wraps around, so a stale index shows as exactly this answer.
+ */
+const STALE_INDEX = 'RTNETLINK answers: No such device'
+
+const staleIndex = (answer: Answer): boolean =>
+  !('ended' in answer) && answer.failed && answer.said.includes(STALE_INDEX)
 
 /** One `ip -force -batch -` process and the line it is running. */
 class Running {
@@ -144,6 +173,11 @@ class Running {
       }
       this.finish({ ended: { ...this.ended, stderr: this.stderr } })
     })
+  }
+
+  /** Nothing was run in this process yet: its name cache is empty. */
+  get fresh(): boolean {
+    return this.lineNo === 0
   }
 
   get alive(): boolean {

@@ -21,7 +21,10 @@ import { enable, ensureInstalled, pluginEnabled, REGISTRY_PLUGIN } from './plugi
 const NAME = REGISTRY_PLUGIN
 const MASTER = 'lcm0'
 const NET = 'lc-net'
-const containers = ['lc-a', 'lc-b', 'lc-c']
+/** A parent the operator manages (not made by the plugin), re-created under the same name. */
+const REMADE = 'lcp0'
+const NET_REMADE = 'lc-remade'
+const containers = ['lc-a', 'lc-b', 'lc-c', 'lc-d', 'lc-e', 'lc-f']
 
 before(async () => {
   await addDummy(MASTER)
@@ -29,8 +32,9 @@ before(async () => {
 
 after(async () => {
   await docker('rm', '-f', ...containers)
-  await docker('network', 'rm', NET)
+  await docker('network', 'rm', NET, NET_REMADE)
   await ip('link', 'del', 'dev', MASTER)
+  await ip('link', 'del', 'dev', REMADE)
 })
 
 test('installed with docker plugin create + enable, then push and docker plugin install', async () => {
@@ -73,6 +77,38 @@ test('a network on the installed plugin carries containers that reach each other
   await runContainer('lc-b', NET)
   const result = await ping('lc-b', await addressOf('lc-a', NET))
   assert.equal(result.code, 0, result.output)
+})
+
+test('the operator deletes the parent and makes it again under the same name: new containers start and reach each other', async () => {
+  // As `ifdown eth0.10; ifup eth0.10` does. The new link has a new ifindex: the plugin must not
+  // use the one it saw before (a long-lived ip caches names: src/link/resident-ip.ts).
+  await addDummy(REMADE)
+  await dockerOk(
+    'network',
+    'create',
+    '-d',
+    NAME,
+    '-o',
+    `parent=${REMADE}`,
+    '--subnet',
+    '172.29.21.0/24',
+    NET_REMADE
+  )
+  await runContainer('lc-d', NET_REMADE)
+  const index = async (): Promise<string> =>
+    (await ip('-o', 'link', 'show', 'dev', REMADE)).stdout.split(':')[0] ?? ''
+  const before = await index()
+  await addDummy(REMADE)
+  const after = await index()
+  assert.ok(
+    before !== '' && after !== '' && before !== after,
+    `a new link: ifindex ${before}, now ${after}`
+  )
+  await docker('rm', '-f', 'lc-d')
+  await runContainer('lc-e', NET_REMADE)
+  await runContainer('lc-f', NET_REMADE)
+  const result = await ping('lc-f', await addressOf('lc-e', NET_REMADE))
+  assert.equal(result.code, 0, `on the re-made parent: ${result.output}`)
 })
 
 // enable(): under emulation a plugin start can miss Docker's ~12 s window (moby

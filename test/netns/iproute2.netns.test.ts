@@ -27,6 +27,11 @@ for (const mode of ['per-call', 'resident'] as const) {
     let resident: ResidentIp | undefined
     let spawned = 0
     let residentSpawns = 0
+    /** Processes the resident ip started again for a name whose link was made again. */
+    let staleRespawns = 0
+    const veth = (name: string, peer: string): void => {
+      ipSync('-n', ns.name, 'link', 'add', name, 'type', 'veth', 'peer', 'name', peer)
+    }
     /** Processes a batch may start: one per call, or none once the resident one runs. */
     const assertOneProcess = (started: number): void => {
       if (mode === 'per-call') assert.equal(started, 1, 'one ip process')
@@ -252,9 +257,6 @@ for (const mode of ['per-call', 'resident'] as const) {
       // of namespaces, and another tool may re-create a name we used.
       const index = (): number | undefined =>
         nsLinks(ns.name).find((l) => l.ifname === 'ivlagain')?.ifindex
-      const veth = (name: string, peer: string): void => {
-        ipSync('-n', ns.name, 'link', 'add', name, 'type', 'veth', 'peer', 'name', peer)
-      }
       veth('ivlagain', 'ivlagainp')
       const first = index()
       assert.equal((await links.removeAll(['ivlagain'])).error, undefined)
@@ -272,9 +274,34 @@ for (const mode of ['per-call', 'resident'] as const) {
       assert.equal((await links.removeAll(['ivlpad0'])).error, undefined)
     })
 
+    test('a name ip looked up, then deleted and made again by another tool, is looked up afresh', async () => {
+      // ip caches name -> ifindex for its whole life (iproute2 lib/ll_map.c): an operator
+      // re-creating a parent (eth0.10, a dummy) under the same name while the plugin runs.
+      const route = (destination: string): string =>
+        ipSync('-n', ns.name, 'route', 'show', destination, 'dev', 'ivlstale')
+      veth('ivlstale', 'ivlstalep')
+      await links.setUp('ivlstale')
+      await links.addRoutes('ivlstale', ['10.77.0.1/32'])
+      assert.match(route('10.77.0.1'), /10\.77\.0\.1/, 'the first route is there')
+      const spawnsBefore = residentSpawns
+      ipSync('-n', ns.name, 'link', 'del', 'ivlstale')
+      veth('ivlstale', 'ivlstalep')
+      await links.setUp('ivlstale')
+      assert.equal((await links.show('ivlstale'))?.up, true, 'the new link is up')
+      await links.addRoutes('ivlstale', ['10.77.0.2/32'])
+      assert.match(route('10.77.0.2'), /10\.77\.0\.2/, 'the route went to the new link')
+      if (mode === 'resident') {
+        staleRespawns = residentSpawns - spawnsBefore
+        assert.equal(staleRespawns, 1, 'one new ip for the stale name, which then served the rest')
+      }
+      assert.equal(await links.remove('ivlstale'), true, 'remove found the new link')
+      assert.equal(await links.show('ivlstale'), undefined)
+    })
+
     if (mode === 'resident') {
-      test('every batch of this suite ran in the one process it started', () => {
-        assert.equal(residentSpawns, 1)
+      test('every batch of this suite ran in the one process it started, and one after the stale name', () => {
+        assert.equal(staleRespawns, 1, 'the stale-name case ran')
+        assert.equal(residentSpawns, 1 + staleRespawns)
       })
     }
   })

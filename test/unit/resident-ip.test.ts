@@ -101,6 +101,58 @@ describe('resident ip: one process, each group answered as one ip -batch', () =>
     assert.equal(spawns(), 1)
   })
 
+  test('ENODEV after earlier lines: the line runs again in a new process, the group goes on there', async () => {
+    const { ip, spawns } = resident()
+    assert.equal((await ip.run(['link set dev a up'])).exitCode, 0)
+    const result = await ip.run([
+      'link set dev b up',
+      'link add link stale0 name c',
+      'link set dev c up',
+    ])
+    assert.deepEqual(result, { stdout: '', stderr: '', exitCode: 0, timedOut: false })
+    assert.equal(spawns(), 2, 'one new process, for the stale name')
+    const lines = received()
+    assert.deepEqual(
+      lines.map(([, line]) => line),
+      [
+        'link set dev a up',
+        'link set dev b up',
+        'link add link stale0 name c',
+        'link add link stale0 name c',
+        'link set dev c up',
+      ]
+    )
+    const [first, , , again, last] = lines.map(([pid]) => pid)
+    assert.equal(lines[2]?.[0], first, 'the stale answer came from the first process')
+    assert.notEqual(again, first, 'the line ran again in another process')
+    assert.equal(last, again, 'the rest of the group went on in the new one')
+  })
+
+  test('ENODEV in a new process is the answer: no second try, numbered in its group', async () => {
+    const { ip, spawns } = resident()
+    const fresh = await ip.run(['link add link nodev0 name c'])
+    assert.equal(fresh.stderr, 'RTNETLINK answers: No such device\nCommand failed -:1\n')
+    assert.equal(spawns(), 1, 'a process that had run nothing has nothing cached')
+    const later = await ip.run([
+      'link set dev a up',
+      'link add link nodev1 name c',
+      'link set dev c up',
+    ])
+    assert.equal(later.exitCode, 1)
+    assert.equal(later.stderr, 'RTNETLINK answers: No such device\nCommand failed -:2\n')
+    assert.equal(spawns(), 2, 'one more try in a new process, not more')
+    assert.deepEqual(
+      received().map(([, line]) => line),
+      [
+        'link add link nodev0 name c',
+        'link set dev a up',
+        'link add link nodev1 name c',
+        'link add link nodev1 name c',
+      ],
+      'the line after the failure was never sent'
+    )
+  })
+
   test('through the link layer: addIpvlans reports how far it got and the failing spec', async () => {
     const { ip } = resident()
     const outcome = await links(ip).addIpvlans([spec('iv1'), spec('ivfail2'), spec('iv3')])
