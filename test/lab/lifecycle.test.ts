@@ -37,6 +37,15 @@ after(async () => {
   await ip('link', 'del', 'dev', REMADE)
 })
 
+const createNetwork = (name: string, parent: string, subnet: string): Promise<string> =>
+  dockerOk('network', 'create', '-d', NAME, '-o', `parent=${parent}`, '--subnet', subnet, name)
+
+/** Fails unless `from` pings `to`'s address on `network`. */
+async function assertReaches(from: string, to: string, network: string, context: string) {
+  const result = await ping(from, await addressOf(to, network))
+  assert.equal(result.code, 0, `${context}${result.output}`)
+}
+
 test('installed with docker plugin create + enable, then push and docker plugin install', async () => {
   await ensureInstalled()
   assert.equal(await pluginEnabled(NAME), true)
@@ -62,38 +71,17 @@ test('docker plugin inspect: host network, only CAP_NET_ADMIN, no Docker socket'
 })
 
 test('a network on the installed plugin carries containers that reach each other', async () => {
-  await dockerOk(
-    'network',
-    'create',
-    '-d',
-    NAME,
-    '-o',
-    `parent=${MASTER}.20`,
-    '--subnet',
-    '172.29.20.0/24',
-    NET
-  )
+  await createNetwork(NET, `${MASTER}.20`, '172.29.20.0/24')
   await runContainer('lc-a', NET)
   await runContainer('lc-b', NET)
-  const result = await ping('lc-b', await addressOf('lc-a', NET))
-  assert.equal(result.code, 0, result.output)
+  await assertReaches('lc-b', 'lc-a', NET, '')
 })
 
 test('the operator deletes the parent and makes it again under the same name: new containers start and reach each other', async () => {
   // As `ifdown eth0.10; ifup eth0.10` does. The new link has a new ifindex: the plugin must not
   // use the one it saw before (a long-lived ip caches names: src/link/resident-ip.ts).
   await addDummy(REMADE)
-  await dockerOk(
-    'network',
-    'create',
-    '-d',
-    NAME,
-    '-o',
-    `parent=${REMADE}`,
-    '--subnet',
-    '172.29.21.0/24',
-    NET_REMADE
-  )
+  await createNetwork(NET_REMADE, REMADE, '172.29.21.0/24')
   await runContainer('lc-d', NET_REMADE)
   const index = async (): Promise<string> =>
     (await ip('-o', 'link', 'show', 'dev', REMADE)).stdout.split(':')[0] ?? ''
@@ -107,8 +95,7 @@ test('the operator deletes the parent and makes it again under the same name: ne
   await docker('rm', '-f', 'lc-d')
   await runContainer('lc-e', NET_REMADE)
   await runContainer('lc-f', NET_REMADE)
-  const result = await ping('lc-f', await addressOf('lc-e', NET_REMADE))
-  assert.equal(result.code, 0, `on the re-made parent: ${result.output}`)
+  await assertReaches('lc-f', 'lc-e', NET_REMADE, 'on the re-made parent: ')
 })
 
 // enable(): under emulation a plugin start can miss Docker's ~12 s window (moby
@@ -120,8 +107,7 @@ test('docker plugin disable -f / enable with a container running: a new containe
   assert.equal(await pluginEnabled(NAME), false)
   await enable(NAME)
   await runContainer('lc-c', NET)
-  const result = await ping('lc-c', await addressOf('lc-a', NET))
-  assert.equal(result.code, 0, `after disable/enable: ${result.output}`)
+  await assertReaches('lc-c', 'lc-a', NET, 'after disable/enable: ')
 })
 
 test('docker plugin set LOG_LEVEL=debug shows debug lines in the daemon log', async () => {
