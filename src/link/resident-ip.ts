@@ -127,11 +127,10 @@ export class ResidentIp {
 /**
  * ip keeps every name it resolved in a name -> ifindex cache for the life of the process
  * (iproute2 lib/ll_map.c, ll_name_to_index), and never asks the kernel again. A link deleted and
- * made again under the same name by anyone else (the operator re-creating eth0.10, a dummy parent,
- * our own host link after a reboot of its parent) gets a new ifindex, so every later line naming
- * it, `link add link PARENT` included, would fail with ENODEV until the process ended, and a
- * `link del` would be taken for "already gone". The kernel never hands an ifindex out twice before
- * it wraps around, so a stale index shows as exactly this answer.
+ * made again under the same name by anyone else (the operator re-creating eth0.10 or a dummy
+ * parent) gets a new ifindex, so every later line naming it, `link add link PARENT` and `link del`
+ * included, would fail with ENODEV until the process ended. The kernel never hands an ifindex out
+ * twice before it wraps around, so a stale index shows as exactly this answer.
  */
 const STALE_INDEX = 'RTNETLINK answers: No such device'
 
