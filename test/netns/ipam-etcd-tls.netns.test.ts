@@ -260,6 +260,11 @@ describe('the etcd IPAM backend over TLS and with etcd authentication, against a
     const { ipam, rejections } = logged()
     await ask(ipam)
     const before = (await store({ auth }).read(KEY)).allocations.map((a) => a.address).sort()
+    // An Authenticate is a raft entry carrying the token's random part: killed before its backend
+    // committed (every 100 ms) the index of a later write, etcd replays that entry at start and
+    // makes the very same token again, valid for another TTL (4 of 8 runs here, and CI on
+    // 2026-12-04). A second's wait lets the commit land, so the restart really loses the token.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
     await etcd.kill()
     etcd = await startEtcd(place, 60_000, options)
     await ask(ipam)
