@@ -1,5 +1,6 @@
 import { DriverError, messageOf } from '../errors.ts'
 import type { Logger } from '../log.ts'
+import type { PendingDurability } from './durability.ts'
 import type { EarlyLinks } from './early-link.ts'
 import type { IpvlanBatcher } from './ipvlan-batcher.ts'
 import type { LinkReaper } from './link-reaper.ts'
@@ -35,6 +36,8 @@ export interface DriverContext {
   readonly reaper: LinkReaper
   /** Endpoint links started right after CreateEndpoint, for Join to use. */
   readonly earlyLinks: EarlyLinks
+  /** Endpoint records CreateEndpoint placed whose fsyncs Join waits for. */
+  readonly durability: PendingDurability
   /** Endpoint link creations, batched when they arrive together. */
   readonly ipvlans: IpvlanBatcher
 }

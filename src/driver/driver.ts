@@ -3,6 +3,7 @@ import type { DriverContext } from './context.ts'
 import type { CreateEndpointInput } from './endpoint.ts'
 import { createEndpoint, deleteEndpoint, endpointOperInfo } from './endpoint.ts'
 import { join, leave } from './join-leave.ts'
+import { PendingDurability } from './durability.ts'
 import { EarlyLinks } from './early-link.ts'
 import { IpvlanBatcher } from './ipvlan-batcher.ts'
 import { LinkReaper } from './link-reaper.ts'
@@ -60,6 +61,7 @@ export class IpvlanDriver {
       networkLock: new KeyedSharedLock(),
       reaper: new LinkReaper(deps.links, deps.log),
       earlyLinks: new EarlyLinks(deps.earlyLinks ?? true),
+      durability: new PendingDurability(),
       ipvlans: new IpvlanBatcher(deps.links),
     })
   }
@@ -83,10 +85,14 @@ export class IpvlanDriver {
     return this.ctx.reaper.drain()
   }
 
-  /** Resolves once no link work runs behind an answer (early starts, queued deletions): tests. */
+  /**
+   * Resolves once no work runs behind an answer (early starts, queued deletions, record fsyncs):
+   * tests.
+   */
   async settled(): Promise<void> {
     await this.ctx.earlyLinks.idle()
     await this.ctx.reaper.drain()
+    await this.ctx.durability.idle()
   }
 
   reconcile(): Promise<ReconcileReport> {

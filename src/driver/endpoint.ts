@@ -8,8 +8,9 @@ import { makeEarlyLink } from './join-leave.ts'
 import { endpointLinkName } from './naming.ts'
 
 /**
- * Endpoint lifecycle: CreateEndpoint records the endpoint and, once it has answered, starts making
- * its link for Join (early-link.ts); DeleteEndpoint deletes the record, answers, and then the link
+ * Endpoint lifecycle: CreateEndpoint records the endpoint (answering before the record's fsyncs,
+ * which Join waits for: durability.ts) and, once it has answered, starts making its link for Join
+ * (early-link.ts); DeleteEndpoint deletes the record, answers, and then the link
  * (link-reaper.ts).
  */
 
@@ -56,7 +57,8 @@ export async function createEndpoint(
         )
       }
       try {
-        await ctx.store.saveEndpoint(record)
+        const placed = await ctx.store.placeEndpoint(record)
+        ctx.durability.track(endpointId, placed.durable)
       } catch (error) {
         throw stateFailure('saving endpoint', error)
       }
@@ -95,6 +97,7 @@ export async function deleteEndpoint(
       }
       ctx.state.removeEndpoint(endpointId)
       ctx.earlyLinks.take(endpointId)
+      ctx.durability.forget(endpointId)
       // The record goes first, then the link, after this answer: a crash in between leaves a link
       // no record owns, and start-up reconciliation deletes it.
       ctx.reaper.remove(endpoint.ifname)

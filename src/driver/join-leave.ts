@@ -1,6 +1,6 @@
 import { DriverError, messageOf } from '../errors.ts'
 import type { DriverContext } from './context.ts'
-import { endpointKey, requireNetwork, short } from './context.ts'
+import { endpointKey, requireNetwork, short, stateFailure } from './context.ts'
 import { routeToEndpoint } from './host-access.ts'
 import { joinResult } from './join-result.ts'
 import { linkFailure } from './link-failure.ts'
@@ -22,7 +22,7 @@ export async function join(
   // The link was started when CreateEndpoint answered; that start takes the locks below itself.
   const early = ctx.earlyLinks.running(endpointId)
   if (early) await early
-  return ctx.networkLock.shared(networkId, () =>
+  const result = await ctx.networkLock.shared(networkId, () =>
     ctx.mutex.run(endpointKey(endpointId), async () => {
       const network = requireNetwork(ctx, networkId)
       const endpoint = ctx.state.endpoint(endpointId)
@@ -43,6 +43,14 @@ export async function join(
       return joinResult(network, endpoint)
     })
   )
+  // CreateEndpoint answered before its record's fsyncs: no container gets an endpoint a power
+  // loss could forget. Waited for last, so they overlap the link work above.
+  try {
+    await ctx.durability.wait(endpointId)
+  } catch (error) {
+    throw stateFailure('saving endpoint', error)
+  }
+  return result
 }
 
 /**

@@ -147,6 +147,7 @@ export async function deleteNetwork(ctx: DriverContext, networkId: string): Prom
       for (const endpoint of endpoints) {
         ctx.state.removeEndpoint(endpoint.id)
         ctx.earlyLinks.take(endpoint.id)
+        ctx.durability.forget(endpoint.id)
       }
       ctx.state.removeNetwork(networkId)
       ctx.log.info('network deleted', { network: short(networkId) })

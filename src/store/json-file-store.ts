@@ -5,9 +5,9 @@ import * as v from 'valibot'
 import type { EndpointRecord, NetworkRecord } from '../driver/model.ts'
 import type { Logger } from '../log.ts'
 import { DirSync } from './dir-sync.ts'
-import { writeFileAtomic } from './atomic-write.ts'
+import { placeFileAtomic, writeFileAtomic } from './atomic-write.ts'
 import { CURRENT_STATE_VERSION, EndpointFile, NetworkFile, migrate } from './records.ts'
-import type { Store, StoreSnapshot } from '../driver/ports/store.ts'
+import type { Placed, Store, StoreSnapshot } from '../driver/ports/store.ts'
 
 /** Docker's IDs: 64 hex characters, or a swarm network's 25 base-36 characters. */
 const ID = /^(?:[0-9a-f]{64}|[0-9a-z]{25})$/
@@ -18,6 +18,8 @@ interface Scan<R> {
   invalid: { path: string; reason: string }[]
   /** Temporary files of interrupted writes. */
   leftovers: string[]
+  /** Empty endpoint records: placed, then cut by a power loss before their fsync (never joined). */
+  cut: string[]
   /** The first file a newer plugin wrote, if any. */
   newer?: { path: string; version: number }
 }
@@ -77,6 +79,15 @@ export class JsonFileStore implements Store {
     return this.write('endpoints', endpoint.id, { version: CURRENT_STATE_VERSION, ...endpoint })
   }
 
+  async placeEndpoint(endpoint: EndpointRecord): Promise<Placed> {
+    assertId(endpoint.id)
+    const dir = join(this.dir, 'endpoints')
+    const text = JSON.stringify({ version: CURRENT_STATE_VERSION, ...endpoint }) + '\n'
+    const placed = await placeFileAtomic(dir, `${endpoint.id}.json`, text, this.dirSync(dir))
+    this.count(text)
+    return placed
+  }
+
   deleteEndpoint(id: string): Promise<void> {
     return this.remove('endpoints', id)
   }
@@ -107,7 +118,7 @@ export class JsonFileStore implements Store {
     schema: S
   ): Promise<Scan<v.InferOutput<S>>> {
     const dir = join(this.dir, folder)
-    const found: Scan<v.InferOutput<S>> = { records: [], invalid: [], leftovers: [] }
+    const found: Scan<v.InferOutput<S>> = { records: [], invalid: [], leftovers: [], cut: [] }
     const entries = await readdir(dir).catch((error: unknown) => {
       // A missing folder is a new state directory; load creates it once nothing is newer.
       if (isNotFound(error)) return []
@@ -125,6 +136,10 @@ export class JsonFileStore implements Store {
       const text = await readFile(path, 'utf8').catch((error: unknown) => {
         throw ioError('read', path, error)
       })
+      if (text === '' && folder === 'endpoints') {
+        found.cut.push(path)
+        continue
+      }
       const decoded = decode(schema, text, entry)
       if ('record' in decoded) found.records.push(decoded.record)
       else if ('reason' in decoded) found.invalid.push({ path, reason: decoded.reason })
@@ -142,6 +157,16 @@ export class JsonFileStore implements Store {
             file: path,
             error: String(error),
           })
+      })
+    }
+    for (const path of found.cut) {
+      // placeEndpoint's record, cut by a power loss before its fsync: Join waits for that fsync,
+      // so no container used it, and the reboot took its link.
+      this.log.warn('removing an endpoint record a power loss left empty (never joined)', {
+        file: path,
+      })
+      await unlink(path).catch((error: unknown) => {
+        if (!isNotFound(error)) throw ioError('remove', path, error)
       })
     }
     for (const { path, reason } of found.invalid) await this.quarantine(path, reason)
@@ -193,6 +218,10 @@ export class JsonFileStore implements Store {
 
   private async atomicWrite(dir: string, name: string, text: string): Promise<void> {
     await writeFileAtomic(dir, name, text, this.dirSync(dir))
+    this.count(text)
+  }
+
+  private count(text: string): void {
     this.stats.writes++
     this.stats.bytesWritten += Buffer.byteLength(text)
   }

@@ -1,12 +1,17 @@
 import type { EndpointRecord, NetworkRecord } from '../../src/driver/model.ts'
-import type { Store, StoreSnapshot } from '../../src/driver/ports/store.ts'
+import type { Placed, Store, StoreSnapshot } from '../../src/driver/ports/store.ts'
 
-/** A Store in memory, with a switch that makes every write fail (a read-only or full disk). */
+/**
+ * A Store in memory, with a switch that makes every write fail (a read-only or full disk), and one
+ * that decides when a placed endpoint record becomes durable (its fsyncs).
+ */
 export class MemoryStore implements Store {
   readonly networks = new Map<string, NetworkRecord>()
   readonly endpoints = new Map<string, EndpointRecord>()
   writes = 0
   failWrites: Error | undefined
+  /** What placeEndpoint's `durable` is: by default durable at once. */
+  durability: (endpointId: string) => Promise<void> = () => Promise.resolve()
   readonly instanceId: string
 
   constructor(instanceId = 'feedf00d') {
@@ -39,6 +44,11 @@ export class MemoryStore implements Store {
   async saveEndpoint(endpoint: EndpointRecord): Promise<void> {
     this.check()
     this.endpoints.set(endpoint.id, structuredClone(endpoint))
+  }
+
+  async placeEndpoint(endpoint: EndpointRecord): Promise<Placed> {
+    await this.saveEndpoint(endpoint)
+    return { durable: this.durability(endpoint.id) }
   }
 
   async deleteEndpoint(id: string): Promise<void> {

@@ -620,6 +620,42 @@ describe('IpvlanDriver.createEndpoint', () => {
     )
     assert.deepEqual(driver.endpoints(), [])
   })
+
+  test("answers once the record is in place, before its fsyncs; Join waits for them, other endpoints' Joins do not", async () => {
+    const { driver, store } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    let makeDurable = (): void => {}
+    store.durability = (endpointId) =>
+      endpointId === EP ? new Promise((resolve) => (makeDurable = resolve)) : Promise.resolve()
+    await driver.createEndpoint(endpoint(NET, EP))
+    assert.ok(store.endpoints.has(EP), 'CreateEndpoint answered with the record in place')
+    await driver.createEndpoint(endpoint(NET, EP2, { address: '192.168.10.6/24' }))
+    let joined = false
+    const join = driver.join(NET, EP).then((result) => ((joined = true), result))
+    await driver.join(NET, EP2)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(joined, false, 'Join answered before the record was durable')
+    makeDurable()
+    const result = await join
+    assert.equal(result.srcName, endpointLinkName(EP))
+  })
+
+  test('a record whose fsync fails: Join fails naming the state directory, and the endpoint is deleted cleanly', async () => {
+    const { driver, store, links } = await setup()
+    await driver.createNetwork(network(NET, { parent: 'eth0' }))
+    store.durability = () => Promise.reject(new Error('EIO: i/o error, fsync'))
+    await driver.createEndpoint(endpoint(NET, EP))
+    await rejectsWith(
+      driver.join(NET, EP),
+      'unavailable',
+      /saving endpoint: the state directory could not be written: EIO: i\/o error, fsync/
+    )
+    await driver.deleteEndpoint(NET, EP)
+    await driver.settled()
+    assert.deepEqual(driver.endpoints(), [])
+    assert.equal(store.endpoints.has(EP), false)
+    assert.equal(links.links.has(endpointLinkName(EP)), false)
+  })
 })
 
 describe('IpvlanDriver.join', () => {

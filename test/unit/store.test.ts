@@ -179,6 +179,40 @@ describe('JsonFileStore', () => {
     assert.equal(store.stats.writes, 4) // instance-id and three records
   })
 
+  test('placeEndpoint resolves with the record in place and no temporary file; durable resolves; another store loads it', async (t) => {
+    const dir = await tempDir(t)
+    const store = new JsonFileStore(dir, silentLogger)
+    await store.load()
+    const placed = await store.placeEndpoint(endpointA)
+    assert.deepEqual(await readdir(join(dir, 'endpoints')), [`${endpointA.id}.json`])
+    const text = await readFile(join(dir, 'endpoints', `${endpointA.id}.json`), 'utf8')
+    assert.deepEqual(JSON.parse(text), { version: CURRENT_STATE_VERSION, ...endpointA })
+    await placed.durable
+    assert.equal(store.stats.writes, 2) // instance-id and the record
+    const loaded = await new JsonFileStore(dir, silentLogger).load()
+    assert.deepEqual(loaded.endpoints, [endpointA])
+  })
+
+  test('an empty endpoint record (placed, then cut by a power loss before its fsync) is removed at load with a warning; an empty network record is moved aside', async (t) => {
+    const dir = await tempDir(t)
+    const lines: string[] = []
+    const log = createLogger('debug', (_level, line) => lines.push(line))
+    const store = new JsonFileStore(dir, log)
+    await store.load()
+    await store.saveEndpoint(endpointB)
+    await writeFile(join(dir, 'endpoints', `${endpointA.id}.json`), '')
+    await writeFile(join(dir, 'networks', `${plainNetwork.id}.json`), '')
+    const loaded = await new JsonFileStore(dir, log).load()
+    assert.deepEqual(loaded.endpoints, [endpointB])
+    assert.deepEqual(await readdir(join(dir, 'endpoints')), [`${endpointB.id}.json`])
+    const warned = lines.filter((line) => /level=warn .*power loss left empty/.test(line))
+    assert.equal(warned.length, 1, lines.join(''))
+    assert.ok(warned[0]?.includes(`${endpointA.id}.json`))
+    const networks = await readdir(join(dir, 'networks'))
+    assert.equal(networks.length, 1, networks.join(' '))
+    assert.ok(networks[0]?.startsWith(`${plainNetwork.id}.json.corrupt-`), networks.join(' '))
+  })
+
   test('the instance id is 8 hex characters and stays the same across loads', async (t) => {
     const dir = await tempDir(t)
     const first = (await new JsonFileStore(dir, silentLogger).load()).instanceId

@@ -8,6 +8,14 @@ export interface StoreSnapshot {
 }
 
 /**
+ * A record in place: it survives a crash of the plugin (it is in the page cache, under its name),
+ * and `durable` settles once it would survive a crash of the machine too (fsynced).
+ */
+export interface Placed {
+  durable: Promise<void>
+}
+
+/**
  * The driver core's port to durable state; src/store implements it. Every write is atomic; deletes
  * of missing records succeed.
  */
@@ -16,5 +24,11 @@ export interface Store {
   saveNetwork(network: NetworkRecord): Promise<void>
   deleteNetwork(id: string): Promise<void>
   saveEndpoint(endpoint: EndpointRecord): Promise<void>
+  /**
+   * saveEndpoint, but answered once the record is in place, before the fsyncs: CreateEndpoint
+   * answers then, and Join waits for `durable` (no container uses an endpoint a power loss could
+   * forget).
+   */
+  placeEndpoint(endpoint: EndpointRecord): Promise<Placed>
   deleteEndpoint(id: string): Promise<void>
 }
