@@ -25,6 +25,8 @@
 #      BENCH_ENGINES (28: the engines benchmark 1 runs on after 20.10; empty for 20.10 only),
 #      BENCH_RESULTS_DIR (results/; with BENCH_QUICK=1 .cache/bench-quick/). Outside results/,
 #      the READMEs are not touched: copies of them in that directory are rendered instead.
+#      BENCH_ONLY=burst: benchmark 1d alone, on Docker 20.10 and BENCH_ENGINES (about 45 min);
+#      writes results/bench-<date>-burst.json and prints its table, nothing else is touched.
 # Needs root (network namespaces, qemu, dockerd in the VM).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -41,7 +43,9 @@ else
 fi
 mkdir -p "$RESULTS_DIR"
 RESULTS_DIR=$(cd "$RESULTS_DIR" && pwd -P)
-RESULT="$RESULTS_DIR/bench-$STAMP.json"
+ONLY=${BENCH_ONLY:-}
+[[ -z "$ONLY" || "$ONLY" = burst ]] || { echo "BENCH_ONLY: expected burst or nothing, got $ONLY" >&2; exit 1; }
+RESULT="$RESULTS_DIR/bench-$STAMP${ONLY:+-$ONLY}.json"
 DISK="$REPO/.cache/lab/$VM_NAME-disk.img"
 SECONDS=0
 
@@ -61,6 +65,10 @@ else
   LAB_ARGS=(--pairs "${BENCH_DRIVER_PAIRS:-60}" --scale-rounds 30 --throughput-rounds 20 --per-round 32
     --docker-pairs "${BENCH_DOCKER_PAIRS:-20}" --docker-warmup 1 --ipam-docker-pairs "${BENCH_IPAM_DOCKER_PAIRS:-10}")
 fi
+# What runs on Docker 20.10, then on each of BENCH_ENGINES.
+FIRST_ONLY=()
+ENGINE_ONLY=(--only docker,cluster-ipam)
+[[ -z "$ONLY" ]] || { FIRST_ONLY=(--only "$ONLY"); ENGINE_ONLY=(--only "$ONLY"); }
 
 ENV_START="$(nproc) CPUs; at start: $(machine)"
 say "build: dist/ and the plugin bundle"
@@ -71,8 +79,12 @@ make --no-print-directory plugin >&2
 mkdir -p "$PARTS"
 failed=0
 
-say "host part"
-node --import tsx bench/host.ts --out "$PARTS/host.json" "${HOST_ARGS[@]}" || failed=1
+HOST_PARTS=()
+if [[ -z "$ONLY" ]]; then
+  say "host part"
+  HOST_PARTS=("$PARTS/host.json")
+  node --import tsx bench/host.ts --out "$PARTS/host.json" "${HOST_ARGS[@]}" || failed=1
+fi
 
 lab() { "${VM[@]}" exec --name "$VM_NAME" -- "cd '$REPO' && $1"; }
 if [[ "${BENCH_SKIP_LAB:-0}" != 1 ]]; then
@@ -82,15 +94,15 @@ if [[ "${BENCH_SKIP_LAB:-0}" != 1 ]]; then
   trap '"${VM[@]}" stop --name "$VM_NAME" >&2 || true; rm -f "$DISK"' EXIT
   LAB_PARTS=("$PARTS/lab.json")
   if "${VM[@]}" start --name "$VM_NAME" --disk "$DISK" >&2; then
-    lab "node --import tsx bench/lab.ts --out '$PARTS/lab.json' ${LAB_ARGS[*]}" >&2 || failed=1
+    lab "node --import tsx bench/lab.ts ${FIRST_ONLY[*]} --out '$PARTS/lab.json' ${LAB_ARGS[*]}" >&2 || failed=1
     # Benchmark 1 again on each other engine, in the same boot, against that engine's own
     # built-in driver (its own data root; scripts/lab/guest/dockerd.sh switches engines).
     for engine in ${BENCH_ENGINES-28}; do
-      say "lab part on Docker $engine: benchmark 1 against its built-in driver, 9c"
+      say "lab part on Docker $engine: ${ONLY:-benchmark 1 against its built-in driver, 9c}"
       LAB_PARTS+=("$PARTS/lab-$engine.json")
       if scripts/lab/engine.sh fetch "$engine" >&2 &&
         lab "LAB_ENGINE=$engine sh scripts/lab/guest/dockerd.sh restart" >&2; then
-        lab "node --import tsx bench/lab.ts --only docker,cluster-ipam --engine-tag '$engine' --out '$PARTS/lab-$engine.json' ${LAB_ARGS[*]}" >&2 || failed=1
+        lab "node --import tsx bench/lab.ts ${ENGINE_ONLY[*]} --engine-tag '$engine' --out '$PARTS/lab-$engine.json' ${LAB_ARGS[*]}" >&2 || failed=1
       else
         say "Docker $engine did not start in the lab VM"
         failed=1
@@ -111,10 +123,10 @@ fi
 # The report embeds every part: the part files are only kept when something failed. Only a
 # complete run becomes bench-latest.json, the file the tables are rendered from.
 LATEST=()
-((failed)) || LATEST=(--latest "$RESULTS_DIR/bench-latest.json")
+((failed)) || [[ -n "$ONLY" ]] || LATEST=(--latest "$RESULTS_DIR/bench-latest.json")
 if node --import tsx bench/report.ts --out "$RESULT" "${LATEST[@]}" --command "npm run bench" \
   --quick "${BENCH_QUICK:-0}" --env "$ENV_START; at end: $(machine)" --duration-s "$SECONDS" \
-  "$PARTS/host.json" "${LAB_PARTS[@]}"; then
+  "${HOST_PARTS[@]}" "${LAB_PARTS[@]}"; then
   ((failed)) || rm -rf "$PARTS"
 else
   failed=1
@@ -124,6 +136,10 @@ say "wrote $RESULT in ${SECONDS}s"
 if ((failed)); then
   say "the run failed: bench-latest.json and the READMEs are left as they were (parts: $PARTS)"
   exit 1
+fi
+if [[ -n "$ONLY" ]]; then
+  say "BENCH_ONLY=$ONLY: $RESULT written; bench-latest.json and the READMEs untouched"
+  exit 0
 fi
 if [[ "$RESULTS_DIR" = "$PUBLISHED" ]]; then
   node --import tsx bench/render.ts --only bench
