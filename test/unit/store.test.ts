@@ -23,6 +23,16 @@ async function tempDir(t: TestContext): Promise<string> {
   return dir
 }
 
+/** A loaded store over a new temp dir whose log lines collect in `lines`; `log` for a second one. */
+async function loggedStore(t: TestContext) {
+  const dir = await tempDir(t)
+  const lines: string[] = []
+  const log = createLogger('debug', (_level, line) => lines.push(line))
+  const store = new JsonFileStore(dir, log)
+  await store.load()
+  return { dir, lines, log, store }
+}
+
 const fullNetwork: NetworkRecord = {
   id: id('net vlan'),
   parent: 'eth0.10',
@@ -194,11 +204,7 @@ describe('JsonFileStore', () => {
   })
 
   test('an empty endpoint record (placed, then cut by a power loss before its fsync) is removed at load with a warning; an empty network record is moved aside', async (t) => {
-    const dir = await tempDir(t)
-    const lines: string[] = []
-    const log = createLogger('debug', (_level, line) => lines.push(line))
-    const store = new JsonFileStore(dir, log)
-    await store.load()
+    const { dir, lines, log, store } = await loggedStore(t)
     await store.saveEndpoint(endpointB)
     await writeFile(join(dir, 'endpoints', `${endpointA.id}.json`), '')
     await writeFile(join(dir, 'networks', `${plainNetwork.id}.json`), '')
@@ -267,11 +273,7 @@ describe('JsonFileStore', () => {
   })
 
   test('a corrupt file is moved aside with an error log, and the other records still load', async (t) => {
-    const dir = await tempDir(t)
-    const lines: string[] = []
-    const log = createLogger('debug', (_level, line) => lines.push(line))
-    const store = new JsonFileStore(dir, log)
-    await store.load()
+    const { dir, lines, log, store } = await loggedStore(t)
     await store.saveNetwork(plainNetwork)
     await store.saveEndpoint(endpointB)
     const broken = `${fullNetwork.id}.json`
@@ -523,11 +525,7 @@ describe('JsonFileStore', () => {
   })
 
   test('a mixed directory (good v1 records, a corrupt one, a leftover, one newer) fails and nothing is moved', async (t) => {
-    const dir = await tempDir(t)
-    const lines: string[] = []
-    const log = createLogger('debug', (_level, line) => lines.push(line))
-    const store = new JsonFileStore(dir, log)
-    await store.load()
+    const { dir, lines, log, store } = await loggedStore(t)
     await store.saveNetwork(fullNetwork)
     await store.saveEndpoint(endpointB)
     const newer = CURRENT_STATE_VERSION + 1
@@ -599,11 +597,7 @@ describe('JsonFileStore', () => {
   const badVersions: unknown[] = [String(CURRENT_STATE_VERSION + 1), null, 0, -1, 1.5, [2], {}]
   for (const bad of badVersions) {
     test(`a record with version ${JSON.stringify(bad)} is invalid content and moved aside`, async (t) => {
-      const dir = await tempDir(t)
-      const lines: string[] = []
-      const log = createLogger('debug', (_level, line) => lines.push(line))
-      const store = new JsonFileStore(dir, log)
-      await store.load()
+      const { dir, lines, log, store } = await loggedStore(t)
       await store.saveEndpoint(endpointB)
       const name = `${plainNetwork.id}.json`
       await writeFile(
