@@ -69,8 +69,7 @@ const pingFromHost = (address: string) =>
  * Host side ping. A failure says what the host and the container had at that moment (the kernel's
  * IP/ICMP counters on both sides, addresses with their flags, routes, how long the container had
  * run, a second ping's outcome), so a one-off failure in CI can be told apart from a missing route
- * or a tentative address; it still fails. CI saw one: the first IPv6 ping in l3 lost, the second
- * fine (2026-12-04); 99 first pings in the lab VM since have not shown it again.
+ * or an address not yet live (see ipv6Live); it still fails.
  */
 async function hostPing(address: string, container?: string): Promise<void> {
   await run('nstat', ['-n']) // the host's counters from here on
@@ -105,6 +104,35 @@ async function hostPing(address: string, container?: string): Promise<void> {
       ...(config ? [`${container}:\n${config.output}`] : []),
     ].join('\n')
   )
+}
+
+/**
+ * Waits until the IPv6 `address` is live in `container`'s network namespace, or the host's: its
+ * route in table local. The kernel adds an IPv6 address (and the
+ * ipvlan port learns it) at once, but puts its local route in place later, from its addrconf work
+ * under the rtnl lock (addrconf_dad_work), even with nodad; until then a packet to it is dropped
+ * (Ip6InAddrErrors). libnetwork sets the container's address the same way for every driver, and
+ * `docker run -d` does not wait for it. Under emulation that took seconds: CI lost the host's
+ * first IPv6 ping in l3 (2026-12-04), and `make test` here in l3s, with the container's counters
+ * showing the echo request received and dropped as Ip6InAddrErrors 7 s after it started.
+ * Fails if the address is not live within 60 s. Returns how many looks (500 ms apart) it took.
+ */
+async function ipv6Live(address: string, container?: string): Promise<number> {
+  const pid = container ? await dockerOk('inspect', '-f', '{{.State.Pid}}', container) : undefined
+  const show = ['-6', 'route', 'show', 'table', 'local', address]
+  let looks = 0
+  await waitFor(
+    `${address} live (its local route) in ${container ?? 'the host'}`,
+    async () => {
+      looks++
+      const result = pid
+        ? await run('nsenter', ['-t', pid, '-n', 'ip', ...show])
+        : await run('ip', show)
+      return result.code === 0 && result.stdout.includes(`local ${address} `)
+    },
+    60_000
+  )
+  return looks
 }
 
 /** Host -> container: connects to `address:port`, returns what the container's nc sent. */
@@ -142,7 +170,7 @@ async function containerReads(container: string, address: string): Promise<strin
 
 MODES.forEach((mode, index) => {
   const n = index + 1
-  test(`${mode}: host and container reach each other (ping and TCP, IPv4 and IPv6)`, async () => {
+  test(`${mode}: host and container reach each other (ping and TCP, IPv4 and IPv6)`, async (t) => {
     const master = await ctx.master(n)
     if (mode === 'l2') {
       // The usual LAN: the host has its own address in the subnet, on the parent itself. Its
@@ -156,6 +184,8 @@ MODES.forEach((mode, index) => {
     ])
     networks.set(mode, net)
     const c = await ctx.container(`c${n}`, net, ['--ip', v4(n, 10), '--ip6', v6(n, 10)])
+    const waited = [await ipv6Live(v6(n, 2)), await ipv6Live(v6(n, 10), c)]
+    t.diagnostic(`IPv6 addresses live at look ${waited.join(' (host) and ')} (container)`)
     for (const address of [v4(n, 10), v6(n, 10)]) await hostPing(address, c)
     for (const address of [v4(n, 2), v6(n, 2)]) {
       const result = await ping(c, address)
@@ -229,6 +259,8 @@ test('dockerd restart: the host and a --restart=always container still reach eac
     async () => (await docker('inspect', '-f', '{{.State.Running}}', c)).stdout === 'true',
     180_000
   )
+  await ipv6Live(v6(n, 2))
+  await ipv6Live(v6(n, 10), c)
   for (const address of [v4(n, 10), v6(n, 10)]) await hostPing(address, c)
   for (const address of [v4(n, 2), v6(n, 2)]) {
     const result = await ping(c, address)
