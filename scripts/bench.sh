@@ -70,7 +70,7 @@ FIRST_ONLY=()
 ENGINE_ONLY=(--only docker,cluster-ipam)
 [[ -z "$ONLY" ]] || { FIRST_ONLY=(--only "$ONLY"); ENGINE_ONLY=(--only "$ONLY"); }
 
-ENV_START="$(nproc) CPUs; at start: $(machine)"
+ENV_START="$(nproc) CPUs; commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' with uncommitted changes'); at start: $(machine)"
 say "build: dist/ and the plugin bundle"
 [[ -f node_modules/.package-lock.json && ! package-lock.json -nt node_modules/.package-lock.json ]] ||
   npm ci --no-audit --no-fund >&2
@@ -124,7 +124,7 @@ fi
 # complete run becomes bench-latest.json, the file the tables are rendered from.
 LATEST=()
 ((failed)) || [[ -n "$ONLY" ]] || LATEST=(--latest "$RESULTS_DIR/bench-latest.json")
-if node --import tsx bench/report.ts --out "$RESULT" "${LATEST[@]}" --command "npm run bench" \
+if node --import tsx bench/report.ts --out "$RESULT" "${LATEST[@]}" --command "${ONLY:+BENCH_ONLY=$ONLY }npm run bench" \
   --quick "${BENCH_QUICK:-0}" --env "$ENV_START; at end: $(machine)" --duration-s "$SECONDS" \
   "${HOST_PARTS[@]}" "${LAB_PARTS[@]}"; then
   ((failed)) || rm -rf "$PARTS"
