@@ -163,28 +163,29 @@ async function assertHealthy(label: string): Promise<void> {
     const result = await ping(anchor, target)
     assert.equal(result.code, 0, `${label}: ${anchor} -> x1: ${result.output}`)
   }
+  let last = ''
   await waitFor(
     `${label}: a new container starts`,
     async () => {
       await docker('rm', '-f', 'crash-new')
-      return (
-        (
-          await docker(
-            'run',
-            '-d',
-            '--name',
-            'crash-new',
-            '--net',
-            NET,
-            'busybox:lab',
-            'sleep',
-            '600'
-          )
-        ).code === 0
+      const started = await docker(
+        'run',
+        '-d',
+        '--name',
+        'crash-new',
+        '--net',
+        NET,
+        'busybox:lab',
+        'sleep',
+        '600'
       )
+      last = started.output
+      return started.code === 0
     },
     120_000
-  )
+  ).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}; the last docker run said: ${last}`)
+  })
   const fresh = await ping('crash-new', target)
   assert.equal(fresh.code, 0, `${label}: new container -> x1: ${fresh.output}`)
   await docker('rm', '-f', 'crash-new')
