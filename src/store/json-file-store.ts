@@ -75,10 +75,6 @@ export class JsonFileStore implements Store {
     return this.remove('networks', id)
   }
 
-  saveEndpoint(endpoint: EndpointRecord): Promise<void> {
-    return this.write('endpoints', endpoint.id, { version: CURRENT_STATE_VERSION, ...endpoint })
-  }
-
   async placeEndpoint(endpoint: EndpointRecord): Promise<Placed> {
     assertId(endpoint.id)
     const dir = join(this.dir, 'endpoints')

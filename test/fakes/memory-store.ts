@@ -41,13 +41,9 @@ export class MemoryStore implements Store {
     this.networks.delete(id)
   }
 
-  async saveEndpoint(endpoint: EndpointRecord): Promise<void> {
+  async placeEndpoint(endpoint: EndpointRecord): Promise<Placed> {
     this.check()
     this.endpoints.set(endpoint.id, structuredClone(endpoint))
-  }
-
-  async placeEndpoint(endpoint: EndpointRecord): Promise<Placed> {
-    await this.saveEndpoint(endpoint)
     return { durable: this.durability(endpoint.id) }
   }
 

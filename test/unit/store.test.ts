@@ -23,6 +23,13 @@ async function tempDir(t: TestContext): Promise<string> {
   return dir
 }
 
+/** An endpoint record placed and made durable: what CreateEndpoint and then Join leave on disk. */
+async function saveEndpoint(store: JsonFileStore, endpoint: EndpointRecord): Promise<void> {
+  await (
+    await store.placeEndpoint(endpoint)
+  ).durable
+}
+
 /** A loaded store over a new temp dir whose log lines collect in `lines`; `log` for a second one. */
 async function loggedStore(t: TestContext) {
   const dir = await tempDir(t)
@@ -134,8 +141,8 @@ describe('JsonFileStore', () => {
     assert.deepEqual([empty.networks, empty.endpoints], [[], []])
     await store.saveNetwork(fullNetwork)
     await store.saveNetwork(plainNetwork)
-    await store.saveEndpoint(endpointA)
-    await store.saveEndpoint(endpointB)
+    await saveEndpoint(store, endpointA)
+    await saveEndpoint(store, endpointB)
 
     const loaded = await new JsonFileStore(dir, silentLogger).load()
     assert.deepEqual(byId(loaded.networks), byId([fullNetwork, plainNetwork]))
@@ -148,7 +155,7 @@ describe('JsonFileStore', () => {
     const swarmId = 'riepehhrkplwbvmint19iq2qs'
     await store.load()
     await store.saveNetwork({ ...plainNetwork, id: swarmId })
-    await store.saveEndpoint({ ...endpointB, networkId: swarmId })
+    await saveEndpoint(store, { ...endpointB, networkId: swarmId })
     const loaded = await new JsonFileStore(dir, silentLogger).load()
     assert.deepEqual(
       loaded.networks.map((n) => n.id),
@@ -177,8 +184,8 @@ describe('JsonFileStore', () => {
     const store = new JsonFileStore(dir, silentLogger)
     await store.load()
     await store.saveNetwork(fullNetwork)
-    await store.saveEndpoint(endpointA)
-    await store.saveEndpoint(endpointB)
+    await saveEndpoint(store, endpointA)
+    await saveEndpoint(store, endpointB)
     assert.deepEqual(await readdir(join(dir, 'networks')), [`${fullNetwork.id}.json`])
     assert.deepEqual(
       (await readdir(join(dir, 'endpoints'))).sort(),
@@ -205,7 +212,7 @@ describe('JsonFileStore', () => {
 
   test('an empty endpoint record (placed, then cut by a power loss before its fsync) is removed at load with a warning; an empty network record is moved aside', async (t) => {
     const { dir, lines, log, store } = await loggedStore(t)
-    await store.saveEndpoint(endpointB)
+    await saveEndpoint(store, endpointB)
     await writeFile(join(dir, 'endpoints', `${endpointA.id}.json`), '')
     await writeFile(join(dir, 'networks', `${plainNetwork.id}.json`), '')
     const loaded = await new JsonFileStore(dir, log).load()
@@ -247,7 +254,7 @@ describe('JsonFileStore', () => {
     const store = new JsonFileStore(dir, silentLogger)
     await store.load()
     await store.saveNetwork(plainNetwork)
-    await store.saveEndpoint(endpointB)
+    await saveEndpoint(store, endpointB)
     await store.deleteNetwork(plainNetwork.id)
     await store.deleteNetwork(plainNetwork.id)
     await store.deleteEndpoint(endpointB.id)
@@ -275,7 +282,7 @@ describe('JsonFileStore', () => {
   test('a corrupt file is moved aside with an error log, and the other records still load', async (t) => {
     const { dir, lines, log, store } = await loggedStore(t)
     await store.saveNetwork(plainNetwork)
-    await store.saveEndpoint(endpointB)
+    await saveEndpoint(store, endpointB)
     const broken = `${fullNetwork.id}.json`
     await writeFile(join(dir, 'networks', broken), '{"version": 1, "id": ')
     const badEndpoint = `${endpointA.id}.json`
@@ -329,7 +336,7 @@ describe('JsonFileStore', () => {
     const dir = await tempDir(t)
     const store = new JsonFileStore(dir, silentLogger)
     await store.load()
-    await store.saveEndpoint(endpointB)
+    await saveEndpoint(store, endpointB)
     const name = `${plainNetwork.id}.json`
     await writeFile(
       join(dir, 'networks', name),
@@ -380,7 +387,7 @@ describe('JsonFileStore', () => {
     const store = new JsonFileStore(dir, silentLogger)
     await store.load()
     await store.saveNetwork(plainNetwork)
-    await store.saveEndpoint(endpointB)
+    await saveEndpoint(store, endpointB)
     await giveToUnprivileged(dir)
     const name = `${endpointB.id}.json`
     const path = join(dir, 'endpoints', name)
@@ -489,7 +496,7 @@ describe('JsonFileStore', () => {
     const store = new JsonFileStore(dir, silentLogger)
     await store.load()
     await store.saveNetwork(plainNetwork)
-    await store.saveEndpoint(endpointB)
+    await saveEndpoint(store, endpointB)
     const newer = CURRENT_STATE_VERSION + 1
     const path = join(dir, 'networks', `${fullNetwork.id}.json`)
     // A newer format may change anything; the unknown field shows it is not judged by this schema.
@@ -527,7 +534,7 @@ describe('JsonFileStore', () => {
   test('a mixed directory (good v1 records, a corrupt one, a leftover, one newer) fails and nothing is moved', async (t) => {
     const { dir, lines, log, store } = await loggedStore(t)
     await store.saveNetwork(fullNetwork)
-    await store.saveEndpoint(endpointB)
+    await saveEndpoint(store, endpointB)
     const newer = CURRENT_STATE_VERSION + 1
     const newerPath = join(dir, 'endpoints', `${endpointA.id}.json`)
     await writeFile(newerPath, JSON.stringify({ version: newer, ...endpointA }))
@@ -598,7 +605,7 @@ describe('JsonFileStore', () => {
   for (const bad of badVersions) {
     test(`a record with version ${JSON.stringify(bad)} is invalid content and moved aside`, async (t) => {
       const { dir, lines, log, store } = await loggedStore(t)
-      await store.saveEndpoint(endpointB)
+      await saveEndpoint(store, endpointB)
       const name = `${plainNetwork.id}.json`
       await writeFile(
         join(dir, 'networks', name),
@@ -633,7 +640,7 @@ describe('JsonFileStore', () => {
       const store = new JsonFileStore(dir, silentLogger)
       await store.load()
       await assert.rejects(store.saveNetwork({ ...plainNetwork, id: bad }), /refusing to store/)
-      await assert.rejects(store.saveEndpoint({ ...endpointB, id: bad }), /refusing to store/)
+      await assert.rejects(saveEndpoint(store, { ...endpointB, id: bad }), /refusing to store/)
       await assert.rejects(store.deleteNetwork(bad), /refusing to store/)
       await assert.rejects(store.deleteEndpoint(bad), /refusing to store/)
       assert.deepEqual(await readdir(join(dir, 'networks')), [])
@@ -647,7 +654,7 @@ describe('JsonFileStore', () => {
     await store.load()
     await rm(join(dir, 'endpoints'), { recursive: true })
     await writeFile(join(dir, 'endpoints'), 'not a directory')
-    await assert.rejects(store.saveEndpoint(endpointB), { code: 'ENOTDIR' })
+    await assert.rejects(saveEndpoint(store, endpointB), { code: 'ENOTDIR' })
     await assert.rejects(new JsonFileStore(dir, silentLogger).load())
   })
 

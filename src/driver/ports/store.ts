@@ -23,9 +23,8 @@ export interface Store {
   load(): Promise<StoreSnapshot>
   saveNetwork(network: NetworkRecord): Promise<void>
   deleteNetwork(id: string): Promise<void>
-  saveEndpoint(endpoint: EndpointRecord): Promise<void>
   /**
-   * saveEndpoint, but answered once the record is in place, before the fsyncs: CreateEndpoint
+   * Writes an endpoint record and answers once it is in place, before the fsyncs: CreateEndpoint
    * answers then, and Join waits for `durable` (no container uses an endpoint a power loss could
    * forget).
    */
