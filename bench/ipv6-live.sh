@@ -1,7 +1,7 @@
 #!/bin/sh
 # How soon a container's IPv6 address is live after `docker run -d` returns, through the plugin and
-# through the built-in ipvlan driver, interleaved (a diagnostic: see "IPv6 addresses go live a
-# moment after docker run" in the README). Inside a lab VM, root, after `make plugin`:
+# through the built-in ipvlan driver, interleaved (a diagnostic: see the README's "Host access",
+# on IPv6 addresses going live). Inside a lab VM, root, after `make plugin`:
 #   scripts/lab/vm.sh start --engine 28 && scripts/lab/vm.sh exec -- 'sh /work/main/bench/ipv6-live.sh'
 # For each of N (20) pairs: `docker run -d` on an l3s IPv6 network, then polls the container's
 # table local every 50 ms until its address's local route is there. Prints per driver how many

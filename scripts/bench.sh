@@ -25,7 +25,8 @@
 #      BENCH_ENGINES (28: the engines benchmark 1 runs on after 20.10; empty for 20.10 only),
 #      BENCH_RESULTS_DIR (results/; with BENCH_QUICK=1 .cache/bench-quick/). Outside results/,
 #      the READMEs are not touched: copies of them in that directory are rendered instead.
-#      BENCH_ONLY=burst: benchmark 1d alone, on Docker 20.10 and BENCH_ENGINES (about 45 min);
+#      BENCH_ONLY=burst: benchmark 1d alone, on Docker 20.10 and BENCH_ENGINES (18-20 min on a
+#      fast day, 2026-12-04; a slow day's bursts take about three times as long);
 #      writes results/bench-<date>-burst.json and prints its table, nothing else is touched.
 # Needs root (network namespaces, qemu, dockerd in the VM).
 set -euo pipefail

@@ -113,8 +113,8 @@ async function hostPing(address: string, container?: string): Promise<void> {
  * under the rtnl lock (addrconf_dad_work), even with nodad; until then a packet to it is dropped
  * (Ip6InAddrErrors). libnetwork sets the container's address the same way for every driver, and
  * `docker run -d` does not wait for it. Under emulation that took seconds: CI lost the host's
- * first IPv6 ping in l3 (2026-12-04), and `make test` here in l3s, with the container's counters
- * showing the echo request received and dropped as Ip6InAddrErrors 7 s after it started.
+ * first IPv6 ping in l3 (2026-12-04), and `make test` here in l3s, where the container's counters
+ * (read 7 s after it started) showed the echo request received and dropped as Ip6InAddrErrors.
  * Fails if the address is not live within 60 s. Returns how many looks (500 ms apart) it took.
  */
 async function ipv6Live(address: string, container?: string): Promise<number> {
