@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command (README: `make test`): installs what is missing, then runs every
 # tier. unit (anywhere) -> host netns + host Docker (root) -> lab VM (real ipvlan kernel, real
-# dockerd, the plugin as users install it): Docker 28 with the reboot, then Docker 20.10. In CI (CI=true) a tier that cannot run is
+# dockerd, the plugin as users install it): Docker 28 with the reboot, then Docker 20.10, then
+# three Docker 28 hosts on one LAN with etcd (the fleet). In CI (CI=true) a tier that cannot run is
 # a failure; locally it is reported loudly and the run still fails at the end unless
 # ALLOW_SKIP=1, so a green run always means every tier ran.
 set -euo pipefail
@@ -109,6 +110,18 @@ lab_tiers() {
       lab_exec "cd '$REPO' && $(engine_is 20) && scripts/lab/guest/run-tests.sh $(printf "$JS/test/lab/%s.test.js " lifecycle zz-no-leaks)"
   else
     record "lab VM boot (Docker 20.10)" "FAIL"
+    FAILED=$((FAILED + 1))
+  fi
+  scripts/lab/vm.sh stop --name lab || true
+
+  # Issue 9's multi-host tier: three Docker 28 hosts (network namespaces, a dockerd each) on one
+  # bridge in a fresh boot, one etcd, the plugin installed on each from a registry on that LAN.
+  say "booting the lab VM (Docker 28, three hosts on one LAN)"
+  if scripts/lab/vm.sh start --name lab --engine 28; then
+    tier "lab fleet, Docker 28: 3 hosts, etcd, Swarm, kills, etcd outage, reclaim" \
+      lab_exec "cd '$REPO' && $(engine_is 28) && scripts/lab/guest/run-tests.sh $JS/test/lab-fleet/fleet.test.js"
+  else
+    record "lab VM boot (fleet)" "FAIL"
     FAILED=$((FAILED + 1))
   fi
   scripts/lab/vm.sh stop --name lab || true
