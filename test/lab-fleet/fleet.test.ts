@@ -87,6 +87,10 @@ async function createNetwork(h: string): Promise<void> {
   )
 }
 
+/** One ping from `container` on host h to `address` (docker exec's result). */
+const pingFrom = (h: string, container: string, address: string) =>
+  on(h)('exec', container, 'ping', '-c', '1', '-W', '3', address)
+
 /** Starts `count` containers on host h at once; returns each name with docker run's result. */
 async function startMany(h: string, prefix: string, count: number) {
   const names = Array.from({ length: count }, (_, i) => `${prefix}${h}-${i}`)
@@ -197,16 +201,7 @@ describe('many hosts on one LAN (three dockerd, one etcd)', { timeout: 3_600_000
       for (const to of HOSTS.filter((h) => h !== from)) {
         const target = running.get(`${to}/fl-a-${to}-0`)
         assert.ok(target, `${to}/fl-a-${to}-0 is running`)
-        const pinged = await on(from)(
-          'exec',
-          `fl-a-${from}-0`,
-          'ping',
-          '-c',
-          '1',
-          '-W',
-          '3',
-          target.address
-        )
+        const pinged = await pingFrom(from, `fl-a-${from}-0`, target.address)
         assert.equal(pinged.code, 0, `${from} → ${to} (${target.address}): ${pinged.output}`)
       }
     }
@@ -339,7 +334,7 @@ describe('many hosts on one LAN (three dockerd, one etcd)', { timeout: 3_600_000
     for (const [from, task] of byHost)
       for (const [to, target] of byHost) {
         if (from === to) continue
-        const pinged = await on(from)('exec', task.id, 'ping', '-c', '1', '-W', '3', target.address)
+        const pinged = await pingFrom(from, task.id, target.address)
         assert.equal(
           pinged.code,
           0,
@@ -459,16 +454,7 @@ describe('many hosts on one LAN (three dockerd, one etcd)', { timeout: 3_600_000
       const running = await fleetAddresses(HOSTS)
       const target = running.get('h3/fl-k-h3-0')
       assert.ok(target, 'h3/fl-k-h3-0 runs')
-      const pinged = await on('h1')(
-        'exec',
-        'fl-k-h1-0',
-        'ping',
-        '-c',
-        '1',
-        '-W',
-        '3',
-        target.address
-      )
+      const pinged = await pingFrom('h1', 'fl-k-h1-0', target.address)
       assert.equal(pinged.code, 0, `h1 → h3 with etcd down: ${pinged.output}`)
       const rest = 30_000 - (Date.now() - stoppedAt)
       if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest))
