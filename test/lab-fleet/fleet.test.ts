@@ -374,7 +374,7 @@ describe('many hosts on one LAN (three dockerd, one etcd)', { timeout: 3_600_000
     )
   })
 
-  test('SIGKILL of one host’s plugin and dockerd mid-start: no duplicate, no leaked allocation after it comes back', async () => {
+  test('SIGKILL of one host’s plugin and dockerd mid-start: no duplicate, no leaked allocation after it comes back', async (t) => {
     const before = new Set(containerDirs())
     const starting = startMany('h2', 'fl-k-', 12)
     const others = Promise.all(['h1', 'h3'].map((h) => startMany(h, 'fl-k-', 3)))
@@ -397,6 +397,7 @@ describe('many hosts on one LAN (three dockerd, one etcd)', { timeout: 3_600_000
       async () => (await on('h2')('network', 'inspect', NET)).code === 0,
       120_000
     )
+    t.diagnostic(`the kill cut ${cut} of h2's ${killedBatch.length} starts`)
     assert.ok(
       cut > 0,
       `the kill landed after h2 had started all ${killedBatch.length} containers (no start was cut)`
