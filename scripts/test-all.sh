@@ -71,6 +71,17 @@ lab_netns_files() {
   printf '%s ' "${files[@]}"
 }
 
+# Boots the lab VM (vm.sh start args after the label); a failed boot is recorded as a failed tier.
+lab_boot() {
+  local label=$1
+  shift
+  say "booting the lab VM ($label)"
+  scripts/lab/vm.sh start --name lab "$@" && return 0
+  record "lab VM boot ($label)" "FAIL"
+  FAILED=$((FAILED + 1))
+  return 1
+}
+
 # Docker 28, the engine users run, gets every lab file in a VM booted on a disk: install from a
 # registry, lifecycle, IPAM, host access, shared parent, crashes, upgrade, the whole parity suite
 # (the plugin's column; the built-in's is the recorded table), then the reboot test on that disk.
@@ -83,8 +94,7 @@ lab_tiers() {
   tier "compile tests for the VM" node scripts/compile-tests.mjs "$JS"
   local disk="$REPO/.cache/lab/lab-disk.img" netns
   rm -f "$disk"
-  say "booting the lab VM (Docker 28)"
-  if scripts/lab/vm.sh start --name lab --engine 28 --disk "$disk"; then
+  if lab_boot "Docker 28" --engine 28 --disk "$disk"; then
     if netns=$(lab_netns_files); then
       tier "lab: netns tier on an ipvlan kernel" \
         lab_exec "cd '$REPO' && PLUGIN_ENTRY=dist scripts/lab/guest/run-tests.sh $netns"
@@ -97,32 +107,21 @@ lab_tiers() {
     # Takes over the running VM (plugin installed) and stops it at the end.
     tier "lab Docker 28: host reboot (VM booted twice)" \
       env LAB_VM=lab LAB_DISK="$disk" LAB_ENGINE=28 node --import tsx --test --test-concurrency=1 test/lab-host/*.test.ts
-  else
-    record "lab VM boot (Docker 28)" "FAIL"
-    FAILED=$((FAILED + 1))
   fi
   scripts/lab/vm.sh stop --name lab || true
   rm -f "$disk"
 
-  say "booting the lab VM (Docker 20.10)"
-  if scripts/lab/vm.sh start --name lab; then
+  if lab_boot "Docker 20.10"; then
     tier "lab Docker 20.10: install, lifecycle" \
       lab_exec "cd '$REPO' && $(engine_is 20) && scripts/lab/guest/run-tests.sh $(printf "$JS/test/lab/%s.test.js " lifecycle zz-no-leaks)"
-  else
-    record "lab VM boot (Docker 20.10)" "FAIL"
-    FAILED=$((FAILED + 1))
   fi
   scripts/lab/vm.sh stop --name lab || true
 
   # Issue 9's multi-host tier: three Docker 28 hosts (network namespaces, a dockerd each) on one
   # bridge in a fresh boot, one etcd, the plugin installed on each from a registry on that LAN.
-  say "booting the lab VM (Docker 28, three hosts on one LAN)"
-  if scripts/lab/vm.sh start --name lab --engine 28; then
+  if lab_boot "Docker 28, three hosts on one LAN" --engine 28; then
     tier "lab fleet, Docker 28: 3 hosts, etcd, Swarm, kills, etcd outage, reclaim" \
       lab_exec "cd '$REPO' && $(engine_is 28) && scripts/lab/guest/run-tests.sh $JS/test/lab-fleet/fleet.test.js"
-  else
-    record "lab VM boot (fleet)" "FAIL"
-    FAILED=$((FAILED + 1))
   fi
   scripts/lab/vm.sh stop --name lab || true
 }

@@ -91,9 +91,13 @@ async function createNetwork(h: string): Promise<void> {
 const pingFrom = (h: string, container: string, address: string) =>
   on(h)('exec', container, 'ping', '-c', '1', '-W', '3', address)
 
+/** The names startMany gives: `${prefix}${h}-0` … */
+const batchNames = (h: string, prefix: string, count: number): string[] =>
+  Array.from({ length: count }, (_, i) => `${prefix}${h}-${i}`)
+
 /** Starts `count` containers on host h at once; returns each name with docker run's result. */
 async function startMany(h: string, prefix: string, count: number) {
-  const names = Array.from({ length: count }, (_, i) => `${prefix}${h}-${i}`)
+  const names = batchNames(h, prefix, count)
   return Promise.all(
     names.map(async (name) => ({
       name,
@@ -177,7 +181,7 @@ describe('many hosts on one LAN (three dockerd, one etcd)', { timeout: 3_600_000
   })
 
   test(`3 hosts × ${PER_HOST} containers started at once on one subnet: ${3 * PER_HOST} distinct addresses, cross-host pings`, async () => {
-    const names = (h: string) => Array.from({ length: PER_HOST }, (_, i) => `fl-a-${h}-${i}`)
+    const names = (h: string) => batchNames(h, 'fl-a-', PER_HOST)
     try {
       const started = (await Promise.all(HOSTS.map((h) => startMany(h, 'fl-a-', PER_HOST)))).flat()
       const failed = started.filter((s) => s.result.code !== 0)
