@@ -61,32 +61,52 @@ netns() {
 
 running() { [ -s "/run/fleet/$1.pid" ] && kill -0 "$(cat "/run/fleet/$1.pid")" 2>/dev/null; }
 
+# One dockerd start for host h (engine PATH $2, log $3): 1 if it exited, 2 if it runs but did not
+# answer within 150 s.
+launch() {
+  echo "=== dockerd $1 start at uptime $(uptime_s) (engine $ENGINE)" >>"$3"
+  # The private mount namespace also keeps runc's pivot_root working for the host's managed
+  # plugins ("pivot_root: invalid argument" without it).
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  PATH="$2" setsid unshare -m -u --propagation private sh -c '
+    mount -t tmpfs -o mode=0755 tmpfs /run/docker/plugins && hostname "$1" &&
+      exec nsenter --net="/run/netns/$1" dockerd --data-root "/var/lib/fleet/$1" \
+        --exec-root "/run/fleet/$1" -H "unix://$2" --pidfile "/run/fleet/$1.pid" \
+        --iptables=false --ip6tables=false --bridge=none --insecure-registry 10.199.1.254:5000' \
+    fleet "$1" "$(sock "$1")" >>"$3" 2>&1 </dev/null &
+  # setsid, unshare, sh and nsenter all exec: $! ends up being dockerd.
+  daemon=$!
+  t=0 # not i: the callers' loops use it (sh functions share variables)
+  while [ "$t" -lt 1500 ]; do
+    docker -H "unix://$(sock "$1")" info >/dev/null 2>&1 && return 0
+    kill -0 "$daemon" 2>/dev/null || return 1
+    sleep 0.1
+    t=$((t + 1))
+  done
+  return 2
+}
+
 start() {
   h=$1
   running "$h" && return 0
   p=$(engine_path) || return 1
   mkdir -p "/var/lib/fleet/$h" "/run/fleet/$h" /run/docker/plugins
   log=/var/log/fleet-$h.log
-  echo "=== dockerd $h start at uptime $(uptime_s) (engine $ENGINE)" >>"$log"
-  # The private mount namespace also keeps runc's pivot_root working for the host's managed
-  # plugins ("pivot_root: invalid argument" without it).
-  # shellcheck disable=SC2016 # expanded by the inner shell
-  PATH="$p" setsid unshare -m -u --propagation private sh -c '
-    mount -t tmpfs -o mode=0755 tmpfs /run/docker/plugins && hostname "$1" &&
-      exec nsenter --net="/run/netns/$1" dockerd --data-root "/var/lib/fleet/$1" \
-        --exec-root "/run/fleet/$1" -H "unix://$2" --pidfile "/run/fleet/$1.pid" \
-        --iptables=false --ip6tables=false --bridge=none --insecure-registry 10.199.1.254:5000' \
-    fleet "$h" "$(sock "$h")" >>"$log" 2>&1 </dev/null &
-  # setsid, unshare, sh and nsenter all exec: $! ends up being dockerd.
-  daemon=$!
-  t=0 # not i: the callers' loops use it (sh functions share variables)
-  while [ "$t" -lt 1500 ]; do
-    docker -H "unix://$(sock "$h")" info >/dev/null 2>&1 && break
-    kill -0 "$daemon" 2>/dev/null || t=1500
-    sleep 0.1
-    t=$((t + 1))
+  # Up to 3 tries, as docker.service restarts a dockerd that exits (Restart=always): after a
+  # SIGKILL mid-start, its containerd's first start can spend over dockerd's wait cleaning the
+  # killed containers' shims, and dockerd exits ("timeout waiting for containerd to start").
+  # A dockerd that runs but does not answer is not started twice.
+  try=1
+  while :; do
+    launch "$h" "$p" "$log" && break
+    rc=$?
+    if [ "$rc" != 1 ] || [ "$try" -ge 3 ]; then
+      echo "fleet.sh: dockerd $h did not answer (try $try); tail of $log:" >&2
+      tail -n 30 "$log" >&2
+      return 1
+    fi
+    try=$((try + 1))
   done
-  [ "$t" -lt 1500 ] || { echo "fleet.sh: dockerd $h did not answer; tail of $log:" >&2; tail -n 30 "$log" >&2; return 1; }
   docker -H "unix://$(sock "$h")" image inspect busybox:lab >/dev/null 2>&1 ||
     docker -H "unix://$(sock "$h")" import -c 'CMD ["sh"]' "$LAB_SHARE/.cache/lab/busybox.tar" busybox:lab >/dev/null
 }
