@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { until } from '../helpers/poll.ts'
 import { run, waitFor } from '../lab/docker.ts'
@@ -13,6 +13,7 @@ import {
   on,
   onOk,
   PLUGIN,
+  removeAll,
   ROUTER,
   runningOn,
   startEtcd,
@@ -57,12 +58,14 @@ function nic(h: string): string {
 const parentOf = (h: string): string => (PARENT === 'per-host' ? nic(h) : PARENT)
 
 /**
- * Containers started at once per host. The issue asks for 30 (90 in all); under emulation on this
- * 2-core machine 90 concurrent starts stalled the lab VM's kernel (soft lockups, RCU stalls, 4 GiB),
- * so CI starts 10 per host (30 at once, as benchmark 1d does on one host). FLEET_CONTAINERS=30
- * runs the full figure on a machine that can carry it.
+ * Containers started at once per host: the issue's 30 (90 in all). They need the lab VM booted
+ * with 8 GiB (LAB_MEM=8192, as make test does): in 4 GiB the 90 containers' shims, three dockerd,
+ * three containerd and three plugins left 24 MiB available and the kernel stalled (RCU stalls,
+ * 2026-12-04 21:55), which is what an earlier run's soft lockups were too.
  */
-const PER_HOST = Number(process.env['FLEET_CONTAINERS'] ?? '10')
+const PER_HOST = Number(process.env['FLEET_CONTAINERS'] ?? '30')
+/** The VM's memory (MiB) 3 × PER_HOST containers need, checked before anything starts. */
+const MEMORY_NEEDED_MIB = PER_HOST > 10 ? 7000 : 3500
 
 const inRange = (address: string): boolean => /^10\.199\.0\.\d+$/.test(address)
 
@@ -164,6 +167,11 @@ async function assertNoLeak(hosts: string[]): Promise<void> {
 
 describe('many hosts on one LAN (three dockerd, one etcd)', { timeout: 3_600_000 }, () => {
   before(async () => {
+    const total = Number(/MemTotal:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1])
+    assert.ok(
+      total / 1024 >= MEMORY_NEEDED_MIB,
+      `${3 * PER_HOST} containers need a lab VM of ${MEMORY_NEEDED_MIB} MiB or more; this one has ${Math.round(total / 1024)} MiB: boot it with LAB_MEM=8192 (or set FLEET_CONTAINERS=10)`
+    )
     await fleetOk('down')
     await run('rm', ['-rf', '/tmp/fleet-etcd'])
     // The LAN first: etcd and the registry listen on its router address.
@@ -212,7 +220,7 @@ describe('many hosts on one LAN (three dockerd, one etcd)', { timeout: 3_600_000
         }
       }
       // Removed again: every address goes back.
-      await Promise.all(HOSTS.map((h) => onOk(h, 'rm', '-f', ...names(h))))
+      await Promise.all(HOSTS.map((h) => removeAll(h, names(h))))
       const left = (await etcdAllocations()).filter((a) => a.kind === 'dynamic')
       assert.deepEqual(left, [], 'no dynamic allocation left after docker rm')
     } catch (error) {
