@@ -73,9 +73,8 @@ lab_tier() {
   say "the lab VM's kernel locked up during '$name' (its console: $REPO/.cache/lab/lab/console.log); booting it again for one more run of the tier"
   cp "$REPO/.cache/lab/lab/console.log" "$REPO/.cache/lab/lockup-console-$(date +%s).log" || true
   scripts/lab/vm.sh stop --name lab || true
+  if [[ " $boot " == *" --disk "* ]]; then rm -f "${boot##*--disk }"; fi # a fresh disk
   # shellcheck disable=SC2086 # boot args are words
-  if [[ " $boot " == *" --disk "* ]]; then rm -f "${boot##*--disk }"; fi
-  # shellcheck disable=SC2086
   lab_boot "$label, again after a kernel lockup" $boot || return 0
   tier "$name (rerun after a kernel lockup)" "$@"
 }
@@ -154,8 +153,9 @@ lab_tiers() {
   # Issue 9's multi-host tier: three Docker 28 hosts (network namespaces, a dockerd each) on one
   # bridge in a fresh boot, one etcd, the plugin installed on each from a registry on that LAN.
   # 8 GiB: its 3 x 30 containers at once leave a 4 GiB VM without memory (the file checks).
-  if LAB_MEM=8192 lab_boot "Docker 28, three hosts on one LAN" --engine 28; then
-    LAB_MEM=8192 lab_tier "lab fleet, Docker 28: 3 hosts x 30 containers, etcd, Swarm, kills, etcd outage, reclaim" \
+  local -x LAB_MEM=8192 # for vm.sh start, here and in a rerun's boot
+  if lab_boot "Docker 28, three hosts on one LAN" --engine 28; then
+    lab_tier "lab fleet, Docker 28: 3 hosts x 30 containers, etcd, Swarm, kills, etcd outage, reclaim" \
       "Docker 28, three hosts on one LAN" "--engine 28" lab_exec "cd '$REPO' && $(engine_is 28) && scripts/lab/guest/run-tests.sh $JS/test/lab-fleet/fleet.test.js"
   fi
   scripts/lab/vm.sh stop --name lab || true
