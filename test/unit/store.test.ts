@@ -1,5 +1,17 @@
 import assert from 'node:assert/strict'
-import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { closeSync, constants, openSync, readdirSync } from 'node:fs'
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  readdir,
+  rm,
+  writeFile,
+} from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -206,6 +218,43 @@ describe('JsonFileStore', () => {
     assert.deepEqual(JSON.parse(text), { version: CURRENT_STATE_VERSION, ...endpointA })
     await placed.durable
     assert.equal(store.stats.writes, 2) // instance-id and the record
+    const loaded = await new JsonFileStore(dir, silentLogger).load()
+    assert.deepEqual(loaded.endpoints, [endpointA])
+  })
+
+  test("placeEndpoint does not wait for node's thread pool (busy with earlier records' fsyncs in a burst); durable does", async (t) => {
+    const dir = await tempDir(t)
+    const store = new JsonFileStore(dir, silentLogger)
+    await store.load()
+    // Four opens of FIFOs no one writes to hold all four of the pool's threads until released.
+    const fifos = [0, 1, 2, 3].map((i) => join(dir, `fifo${i}`))
+    for (const fifo of fifos) execFileSync('mkfifo', [fifo])
+    const held = fifos.map((fifo) => open(fifo, 'r'))
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      for (const fifo of fifos) closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK))
+    }
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const placed = await Promise.race([
+        store.placeEndpoint(endpointA),
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5000)),
+      ])
+      assert.ok(placed, 'placed while every pool thread was held')
+      assert.deepEqual(readdirSync(join(dir, 'endpoints')), [`${endpointA.id}.json`])
+      let durable = false
+      void placed.durable.then(() => (durable = true))
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      assert.equal(durable, false, 'its fsync waits for a thread')
+      release()
+      await placed.durable
+    } finally {
+      // Before the hooks: the temporary directory's removal needs a thread too.
+      release()
+      for (const handle of await Promise.all(held)) await handle.close()
+    }
     const loaded = await new JsonFileStore(dir, silentLogger).load()
     assert.deepEqual(loaded.endpoints, [endpointA])
   })
