@@ -35,11 +35,29 @@ export async function cleanUpClusterIpam(): Promise<void> {
 }
 
 /**
+ * A full run of 2026-12-05 failed here on Docker 20.10 with "plugin ... is in use" after the
+ * 30-container burst: this removal went unchecked and the network was still there. Its error is
+ * now kept, and it is tried for a minute (a container `docker rm -f` just removed may still hold
+ * an endpoint) before the run fails naming it.
+ */
+async function removeNetwork(name: string): Promise<void> {
+  let last = ''
+  for (let i = 0; i < 30; i++) {
+    const result = await docker('network', 'rm', name)
+    if (result.code === 0) return
+    last = result.output
+    if (/not found|No such network/i.test(last)) return
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+  }
+  throw new Error(`docker network rm ${name} failed for a minute: ${last}`)
+}
+
+/**
  * Benchmark 1's networks go (a plugin in use cannot be disabled); the plugin is enabled again
  * with ETCD_ENDPOINTS, as an operator adds etcd (README, "Many hosts on one LAN").
  */
 async function reconfigure(): Promise<void> {
-  await docker('network', 'rm', NETWORKS.plugin.name)
+  await removeNetwork(NETWORKS.plugin.name)
   await run('rm', ['-rf', ETCD.dir])
   await startEtcd(ETCD)
   await dockerOk('plugin', 'disable', BENCH_PLUGIN)

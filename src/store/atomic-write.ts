@@ -40,7 +40,7 @@ export async function writeFileAtomic(
 
 /**
  * Puts `text` in `dir/name` (written to a temporary file, renamed over) and resolves once it is
- * there, before any fsync; `durable` settles once the file and then the directory are fsynced.
+ * there, before any fsync; `durable` settles once the file and the directory are fsynced.
  * Until then a power loss may leave the file empty (ext4 commits a rename before delayed data):
  * JsonFileStore.load removes such an endpoint record, which no Join used (Join waits for it).
  *
@@ -66,19 +66,21 @@ export async function placeFileAtomic(
     try {
       unlinkSync(tmp)
     } catch {
-      // Already renamed, or never created: nothing to tidy.
+      // Gone already: nothing to tidy.
     }
     throw error
   }
-  // The descriptor still refers to the file, now under its name: fsync it, then the directory.
-  const durable = (async () => {
+  // The descriptor still refers to the file, now under its name. Its fsync and the directory's
+  // run side by side: the rename is made, so once both are done the state is the same in either
+  // order, and on a busy disk the two can share one journal commit instead of waiting for two.
+  const file = (async () => {
     try {
       await fsyncFd(fd)
     } finally {
       await closeFd(fd)
     }
-    await dirSync.sync()
   })()
+  const durable = Promise.all([file, dirSync.sync()]).then(() => {})
   // Awaited by the caller later (or never, if the endpoint goes first): never unhandled.
   durable.catch(() => {})
   return { durable }
