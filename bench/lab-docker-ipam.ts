@@ -6,7 +6,7 @@
  * ETCD_ENDPOINTS, and enables again. Run by bench/lab.ts.
  */
 import assert from 'node:assert/strict'
-import { docker, dockerOk, ip, run } from '../test/lab/docker.ts'
+import { docker, dockerOk, dockerdLogLines, ip, run } from '../test/lab/docker.ts'
 import { etcdAllocations, startEtcd, stopEtcd, type EtcdPlace } from '../test/lab/fleet.ts'
 import { enable } from '../test/lab/plugin.ts'
 import { BENCH_PLUGIN, NETWORKS, dummyNetwork, runAndRemove } from './lab-docker.ts'
@@ -49,7 +49,12 @@ async function removeNetwork(name: string): Promise<void> {
     if (/not found|No such network/i.test(last)) return
     await new Promise((resolve) => setTimeout(resolve, 2000))
   }
-  throw new Error(`docker network rm ${name} failed for a minute: ${last}`)
+  // Evidence for next time: what Docker still counts on the network, and what it logged about it.
+  const held = await docker('network', 'inspect', '-f', '{{json .Containers}}', name)
+  const logged = dockerdLogLines({ filter: /endpoint|NetworkDriver|sandbox/i, last: 40 })
+  throw new Error(
+    `docker network rm ${name} failed for a minute: ${last}\ncontainers: ${held.output}\n${logged}`
+  )
 }
 
 /**

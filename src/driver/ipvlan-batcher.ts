@@ -10,11 +10,10 @@ interface Pending {
 const MAX_BATCH = 32
 
 /**
- * Endpoint link creations, at most `parallel` `ip -batch` groups in flight at a time. A creation
- * that finds a slot free runs at once, alone; the ones that arrive while all are busy go together
- * in the next (one group for many: without the resident ip each group is a process, a fork and an
- * exec the CPU pays for under a burst of container starts; with it, the groups in flight share its
- * pipe, so 8 keep it busy without one link waiting on another's round trips). A batch stops at its first failure: that link's
+ * Endpoint link creations, at most `parallel` `ip` processes at a time. A creation that finds a
+ * process free runs at once, alone, as before; the ones that arrive while all are busy go together
+ * in the next (one process for many: under a burst of container starts each `ip` costs a fork and
+ * an exec, which the CPU pays for every link). A batch stops at its first failure: that link's
  * creator gets the error, the ones before it are made, the ones after it go again. A batch that
  * failed as a whole (killed, timed out) fails every creation in it, as one `ip` would.
  */
@@ -24,7 +23,7 @@ export class IpvlanBatcher {
   private queue: Pending[] = []
   private running = 0
 
-  constructor(links: LinkLayer, parallel = 8) {
+  constructor(links: LinkLayer, parallel = 2) {
     this.links = links
     this.parallel = parallel
   }

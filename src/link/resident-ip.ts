@@ -45,43 +45,37 @@ const SPAWN = {
 } as const
 
 interface Line {
-  /** The number ip gives this line's mark ("Command failed -:N"), counted in its process. */
-  markNo: number
   resolve: (answer: Answer) => void
 }
 
-/**
- * The line ran (`failed`: ip said it failed); or the process ended or hung while it ran; or it
- * never ran, queued behind a line that killed the process, and goes again in a new one.
- */
-type Answer = Ran | { requeue: true }
-type Ran = { said: string; failed: boolean } | { ended: IpResult }
+/** The line ran (`failed`: ip said it failed), or the process ended or hung while it ran. */
+type Answer = { said: string; failed: boolean } | { ended: IpResult }
 
 /**
  * One long-lived `ip -force -batch -` fed a line at a time. Under TCG (the lab VM) starting an
  * `ip` costs ~170 ms of CPU, more than the netlink work it does; a process kept alive pays that
  * once. Lines of one group run in order and the group stops at its first failing line, exactly
  * as a fresh `ip -batch -` without -force would, so no later line can touch a link in the way.
- * Groups run concurrently: each sends its next line once the one before it answered, and ip
- * reads the lines of every group in flight one after the other from its pipe, so it never waits
- * for this process between them. (Groups queued one after the other left 30 links of a burst
- * waiting up to 21 s for Join, each line a round trip between two processes the busy VM was slow
- * to schedule.) A process that dies or hangs (killed at `timeoutMs`) fails the line it was
- * running, as that one process would have; the lines sent after it, never run, go again in a new
- * process, as do the next groups.
+ * Groups run one after the other. A process that dies or hangs (killed at `timeoutMs`) fails the
+ * line it was running, as that one process would have; the next group starts a new process.
  */
 export class ResidentIp {
   private readonly options: ResidentIpOptions
   private process: Running | undefined
+  private tail: Promise<unknown> = Promise.resolve()
 
   constructor(options: ResidentIpOptions) {
     this.options = options
   }
 
-  /** Runs `lines` as one group, alongside any other group in flight. Never rejects. */
-  readonly run: BatchRunner = (lines) => this.group(lines)
+  /** Runs `lines` as one group; groups queue behind each other. Never rejects. */
+  readonly run: BatchRunner = (lines) => {
+    const result = this.tail.then(() => this.group(lines))
+    this.tail = result
+    return result
+  }
 
-  /** Ends the process (end of input: ip exits by itself once it has answered every line). */
+  /** Ends the process (end of input: ip exits by itself). */
   close(): void {
     this.process?.end()
     this.process = undefined
@@ -101,10 +95,12 @@ export class ResidentIp {
         // The kernel knows no such ifindex: the name may have been looked up by an earlier
         // line and its link deleted and made again since (see STALE_INDEX). A new process
         // looks the name up afresh; the failed request changed nothing, so it runs again.
-        this.retire(first.process)
+        this.process?.end()
+        this.process = undefined
         answer = (await this.line(text)).answer
       }
       if ('ended' in answer) {
+        this.process = undefined
         return { ...answer.ended, stderr: said + answer.ended.stderr }
       }
       said += answer.said
@@ -120,24 +116,11 @@ export class ResidentIp {
     return { stdout: '', stderr: said, exitCode: 0, timedOut: false }
   }
 
-  /**
-   * Runs one line, in a new process if none is running (or again in a new one if it never ran in
-   * a process that was killed); `fresh`: it was the first line of `process`, which answered.
-   */
-  private async line(text: string): Promise<{ answer: Ran; fresh: boolean; process: Running }> {
-    for (;;) {
-      if (!this.process?.alive) this.process = new Running(this.options)
-      const process = this.process
-      const fresh = process.fresh
-      const answer = await process.line(text)
-      if (!('requeue' in answer)) return { answer, fresh, process }
-    }
-  }
-
-  /** Later lines go to a new process; this one answers what it was sent, then exits. */
-  private retire(process: Running): void {
-    process.end()
-    if (this.process === process) this.process = undefined
+  /** Runs one line, in a new process if none is running; `fresh`: that process ran nothing before. */
+  private async line(text: string): Promise<{ answer: Answer; fresh: boolean }> {
+    if (!this.process?.alive) this.process = new Running(this.options)
+    const fresh = this.process.fresh
+    return { answer: await this.process.line(text), fresh }
   }
 }
 
@@ -152,17 +135,14 @@ export class ResidentIp {
 const STALE_INDEX = 'RTNETLINK answers: No such device'
 
 const staleIndex = (answer: Answer): boolean =>
-  'said' in answer && answer.failed && answer.said.includes(STALE_INDEX)
+  !('ended' in answer) && answer.failed && answer.said.includes(STALE_INDEX)
 
-/** One `ip -force -batch -` process and the lines sent to it, answered in the order sent. */
+/** One `ip -force -batch -` process and the line it is running. */
 class Running {
   private readonly timeoutMs: number
   private readonly subprocess: ResultPromise<typeof SPAWN>
-  /** Sent and not answered yet; the first is the one ip is running. */
-  private readonly waiting: Line[] = []
-  private timer: NodeJS.Timeout | undefined
+  private current: Line | undefined
   private killed = false
-  private closed = false
   private stderr = ''
   private lineNo = 0
   private ended: IpResult | undefined
@@ -190,84 +170,73 @@ class Running {
         shortMessage: result.shortMessage,
         cause: result.cause ?? undefined,
       }
-      this.fail({ ended: { ...this.ended, stderr: this.stderr } })
+      this.finish({ ended: { ...this.ended, stderr: this.stderr } })
     })
   }
 
-  /** Nothing was sent to this process yet: its name cache is empty. */
+  /** Nothing was run in this process yet: its name cache is empty. */
   get fresh(): boolean {
     return this.lineNo === 0
   }
 
   get alive(): boolean {
-    return this.ended === undefined && !this.killed && !this.closed
+    return this.ended === undefined && !this.killed
   }
 
   line(text: string): Promise<Answer> {
     return new Promise<Answer>((resolve) => {
       if (!this.alive) {
-        resolve({ requeue: true })
+        resolve({
+          ended: this.ended ?? { stdout: '', stderr: '', exitCode: undefined, timedOut: true },
+        })
         return
       }
+      this.stderr = ''
+      const timer = setTimeout(() => {
+        this.killed = true
+        this.subprocess.kill('SIGKILL')
+        this.finish({
+          ended: {
+            stdout: '',
+            stderr: this.stderr,
+            exitCode: undefined,
+            timedOut: true,
+            signal: 'SIGKILL',
+          },
+        })
+      }, this.timeoutMs)
+      this.current = {
+        resolve: (answer) => {
+          clearTimeout(timer)
+          resolve(answer)
+        },
+      }
       this.lineNo += 2
-      this.waiting.push({ markNo: this.lineNo, resolve })
-      if (this.waiting.length === 1) this.arm()
       this.subprocess.stdin?.write(`${text}\n${MARK}\n`)
     })
   }
 
   end(): void {
-    this.closed = true
     this.subprocess.stdin?.end()
-  }
-
-  /** The line ip is running must answer within the limit, counted from when it became first. */
-  private arm(): void {
-    clearTimeout(this.timer)
-    this.timer = undefined
-    if (this.waiting.length === 0) return
-    this.timer = setTimeout(() => {
-      this.killed = true
-      this.subprocess.kill('SIGKILL')
-      this.fail({
-        ended: {
-          stdout: '',
-          stderr: this.stderr,
-          exitCode: undefined,
-          timedOut: true,
-          signal: 'SIGKILL',
-        },
-      })
-    }, this.timeoutMs)
   }
 
   private read(chunk: string): void {
     this.stderr += chunk
-    for (;;) {
-      const current = this.waiting[0]
-      if (!current) return
-      const mark = `Command failed -:${current.markNo}`
-      const at = this.stderr.indexOf(`${mark}\n`)
-      if (at < 0) return
-      const lines = this.stderr.slice(0, at).split('\n')
-      // The mark's own complaint is the last line before its "Command failed".
-      if (lines.at(-2) === MARK_SAID) lines.splice(-2, 1)
-      const own = String(current.markNo - 1)
-      const failed = lines.findIndex((line) => FAILED.exec(line)?.[1] === own)
-      const said = lines.filter((_, index) => index !== failed).join('\n')
-      this.stderr = this.stderr.slice(at + mark.length + 1)
-      this.waiting.shift()
-      this.arm()
-      current.resolve({ said, failed: failed >= 0 })
-    }
+    const mark = `Command failed -:${this.lineNo}`
+    const at = this.stderr.indexOf(`${mark}\n`)
+    if (at < 0) return
+    const lines = this.stderr.slice(0, at).split('\n')
+    // The mark's own complaint is the last line before its "Command failed".
+    if (lines.at(-2) === MARK_SAID) lines.splice(-2, 1)
+    const failed = lines.findIndex((line) => FAILED.exec(line)?.[1] === String(this.lineNo - 1))
+    const said = lines.filter((_, index) => index !== failed).join('\n')
+    this.stderr = this.stderr.slice(at + mark.length + 1)
+    this.finish({ said, failed: failed >= 0 })
   }
 
-  /** The process ended or was killed: the line it was running fails, the rest go again. */
-  private fail(answer: Answer): void {
-    clearTimeout(this.timer)
-    this.timer = undefined
-    const [current, ...rest] = this.waiting.splice(0)
+  private finish(answer: Answer): void {
+    const current = this.current
+    this.current = undefined
     current?.resolve(answer)
-    for (const line of rest) line.resolve({ requeue: true })
   }
 }
