@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { docker, dockerOk, dockerdLogLines, ip, run } from '../test/lab/docker.ts'
 import { etcdAllocations, startEtcd, stopEtcd, type EtcdPlace } from '../test/lab/fleet.ts'
+import { sleep } from '../test/helpers/poll.ts'
 import { enable } from '../test/lab/plugin.ts'
 import { BENCH_PLUGIN, NETWORKS, dummyNetwork, runAndRemove } from './lab-docker.ts'
 import type { Row } from './lib/result.ts'
@@ -47,7 +48,7 @@ async function removeNetwork(name: string): Promise<void> {
     if (result.code === 0) return
     last = result.output
     if (/not found|No such network/i.test(last)) return
-    await new Promise((resolve) => setTimeout(resolve, 2000))
+    await sleep(2000)
   }
   // Evidence for next time: what Docker still counts on the network, and what it logged about it.
   const held = await docker('network', 'inspect', '-f', '{{json .Containers}}', name)

@@ -22,6 +22,7 @@ import { createLogger, silentLogger } from '../../src/log.ts'
 import { JsonFileStore } from '../../src/store/json-file-store.ts'
 import { CURRENT_STATE_VERSION } from '../../src/store/records.ts'
 import { id } from '../fakes/ids.ts'
+import { sleep } from '../helpers/poll.ts'
 import { giveToUnprivileged, runUnprivileged } from '../helpers/unprivileged.ts'
 
 async function tempDir(t: TestContext): Promise<string> {
@@ -237,16 +238,18 @@ describe('JsonFileStore', () => {
       for (const fifo of fifos) closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK))
     }
     try {
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await sleep(100)
+      let timer: NodeJS.Timeout | undefined
       const placed = await Promise.race([
         store.placeEndpoint(endpointA),
-        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5000)),
+        new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 5000))),
       ])
+      clearTimeout(timer)
       assert.ok(placed, 'placed while every pool thread was held')
       assert.deepEqual(readdirSync(join(dir, 'endpoints')), [`${endpointA.id}.json`])
       let durable = false
       void placed.durable.then(() => (durable = true))
-      await new Promise((resolve) => setTimeout(resolve, 200))
+      await sleep(200)
       assert.equal(durable, false, 'its fsync waits for a thread')
       release()
       await placed.durable
