@@ -10,9 +10,13 @@ import { DriverError, causesOf, messageOf } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { joinResponse } from './responses.ts'
 import { readBody } from './body.ts'
+import { bodyText, rememberedBody } from './raw-body.ts'
 
 /** Largest request we read: real requests are a few KiB; anything bigger is refused unread. */
 export const MAX_BODY_BYTES = 1024 * 1024
+
+/** What a request over the limit gets back, from the app or from the server. */
+export const tooLarge = `request body larger than ${MAX_BODY_BYTES} bytes`
 
 export interface AppOptions {
   driver: IpvlanDriver
@@ -28,18 +32,17 @@ export interface AppOptions {
 export function createApp({ driver, log, stats }: AppOptions): Hono {
   const app = new Hono()
 
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json({ Err: `request body larger than ${MAX_BODY_BYTES} bytes` }, 413),
-    })
-  )
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => c.json({ Err: tooLarge }, 413),
+  })
+  // The unix-socket server reads bodies itself and enforces the same limit (server.ts).
+  app.use('*', (c, next) => (rememberedBody(c) === undefined ? limit(c, next) : next()))
   app.use('*', async (c, next) => {
     const started = performance.now()
     // At debug, what Docker sent and what it got back are logged whole: the lab's protocol
     // fixtures (test/fixtures/requests) are cut from these lines. Hono caches the body it reads.
-    const body = log.level === 'debug' ? jsonOrText(await c.req.text()) : undefined
+    const body = log.level === 'debug' ? jsonOrText(await bodyText(c)) : undefined
     await next()
     const answer = log.level === 'debug' ? jsonOrText(await c.res.clone().text()) : undefined
     log.debug('request', {

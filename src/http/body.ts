@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import * as v from 'valibot'
 import { invalid, printable } from '../errors.ts'
+import { bodyText } from './raw-body.ts'
 
 type AnySchema = v.GenericSchema<unknown, unknown>
 
@@ -14,7 +15,7 @@ export async function readBody<S extends AnySchema>(
   method: string,
   schema: S
 ): Promise<v.InferOutput<S>> {
-  const text = await c.req.text()
+  const text = await bodyText(c)
   let json: unknown = {}
   if (text.trim() !== '') {
     try {

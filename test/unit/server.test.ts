@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { IpvlanDriver } from '../../src/driver/driver.ts'
-import { createApp } from '../../src/http/app.ts'
+import { MAX_BODY_BYTES, createApp } from '../../src/http/app.ts'
 import { silentLogger } from '../../src/log.ts'
 import { close, listenUnix } from '../../src/server.ts'
 import type { Server } from 'node:http'
 import { FakeLinkLayer } from '../fakes/fake-link-layer.ts'
+import { sleep } from '../helpers/poll.ts'
 import { MemoryStore } from '../fakes/memory-store.ts'
 
 /** Sends raw HTTP/1.1 bytes, as dockerd's Go client does, and returns the raw reply. */
@@ -87,6 +88,77 @@ describe('the unix-socket server', () => {
       assert.match(reply, /"Scope":"local"/)
     })
   }
+
+  /** A CreateNetwork body padded to exactly `bytes` bytes (the padding is an unknown field). */
+  const paddedCreateNetwork = (bytes: number): string => {
+    const body = (padding: string): string =>
+      JSON.stringify({
+        NetworkID: 'f'.repeat(64),
+        Options: { 'com.docker.network.generic': { parent: 'eth0' } },
+        IPv4Data: [{ AddressSpace: 'LocalDefault', Pool: '10.9.0.0/24', Gateway: '10.9.0.1/24' }],
+        IPv6Data: [],
+        Padding: padding,
+      })
+    return body('x'.repeat(bytes - body('').length))
+  }
+
+  test('a body over 1 MiB is refused with a 413 JSON Err, by its Content-Length or as it arrives', async () => {
+    const app = createApp({ driver: await newDriver(), log: silentLogger })
+    const big = join(dir, 'big.sock')
+    const own = await listenUnix(app, big)
+    try {
+      const body = paddedCreateNetwork(MAX_BODY_BYTES + 1)
+      const declared = await raw(
+        big,
+        `POST /NetworkDriver.CreateNetwork HTTP/1.1\r\nHost: \r\nContent-Length: ${body.length}\r\n\r\n${body}`
+      )
+      assert.match(declared, /^HTTP\/1\.1 413/)
+      assert.match(declared, /"Err":"request body larger than 1048576 bytes"/)
+      const chunked = await raw(
+        big,
+        `POST /NetworkDriver.CreateNetwork HTTP/1.1\r\nHost: \r\nTransfer-Encoding: chunked\r\n\r\n` +
+          `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`
+      )
+      assert.match(chunked, /^HTTP\/1\.1 413/)
+      assert.match(chunked, /"Err":"request body larger than 1048576 bytes"/)
+      const exact = paddedCreateNetwork(MAX_BODY_BYTES)
+      const accepted = await raw(
+        big,
+        `POST /NetworkDriver.CreateNetwork HTTP/1.1\r\nHost: \r\nContent-Length: ${exact.length}\r\nConnection: close\r\n\r\n${exact}`
+      )
+      assert.match(accepted, /^HTTP\/1\.1 200/, accepted.slice(0, 300))
+      assert.match(accepted, /\r\n\r\n\{\}$/)
+    } finally {
+      await close(own)
+    }
+  })
+
+  test('a body sent in pieces is read whole, and the connection serves again afterwards', async () => {
+    const conn = connect(socket)
+    let reply = ''
+    conn.on('data', (chunk) => (reply += chunk.toString()))
+    const body = JSON.stringify({ NetworkID: 'a'.repeat(64), EndpointID: 'b'.repeat(64) })
+    const head = `POST /NetworkDriver.Leave HTTP/1.1\r\nHost: \r\nContent-Length: ${body.length}\r\n\r\n`
+    const answered = async (count: number): Promise<void> => {
+      for (let i = 0; i < 100 && (reply.match(/HTTP\/1\.1 200/g) ?? []).length < count; i++)
+        await sleep(20)
+      assert.equal((reply.match(/HTTP\/1\.1 200/g) ?? []).length, count, reply)
+    }
+    try {
+      conn.write(head + body.slice(0, 40))
+      await sleep(100)
+      assert.equal(reply, '', 'answered before the body was whole')
+      conn.write(body.slice(40))
+      await answered(1)
+      // Past node-server's 500 ms clean-up of unread bodies, which would close the connection.
+      await sleep(800)
+      conn.write(head + body)
+      await answered(2)
+      assert.doesNotMatch(reply, /"Err"/)
+    } finally {
+      conn.destroy()
+    }
+  })
 
   test('the socket is 0600 and its directory is created', () => {
     assert.equal(statSync(socket).mode & 0o777, 0o600)
