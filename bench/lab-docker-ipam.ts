@@ -36,26 +36,32 @@ export async function cleanUpClusterIpam(): Promise<void> {
 }
 
 /**
- * A full run of 2026-12-05 failed here on Docker 20.10 with "plugin ... is in use" after the
- * 30-container burst: this removal went unchecked and the network was still there. Its error is
- * now kept, and it is tried for a minute (a container `docker rm -f` just removed may still hold
- * an endpoint) before the run fails naming it.
+ * Two full runs of 2026-12-05 failed here on Docker 20.10 after the 30-container burst: benchmark
+ * 1's network "has active endpoints" for a full minute with none of its containers left.
+ * libnetwork only logs a driver's DeleteEndpoint error, so the plugin cannot hold that count up;
+ * 20.10's endpoint count drifting above zero is moby/moby#42119 (open). The removal is tried for a
+ * minute (a container `docker rm -f` just removed may still hold an endpoint); after that the
+ * evidence is printed and the network is left to Docker, and the plugin is disabled with -f
+ * (which Docker allows while a network refers to it). Nothing this benchmark measures runs on it.
+ * Returns whether the network went.
  */
-async function removeNetwork(name: string): Promise<void> {
+async function removeNetwork(name: string): Promise<boolean> {
   let last = ''
   for (let i = 0; i < 30; i++) {
     const result = await docker('network', 'rm', name)
-    if (result.code === 0) return
+    if (result.code === 0) return true
     last = result.output
-    if (/not found|No such network/i.test(last)) return
+    if (/not found|No such network/i.test(last)) return true
     await sleep(2000)
   }
-  // Evidence for next time: what Docker still counts on the network, and what it logged about it.
+  // Evidence: what Docker still counts on the network, and what it logged about it.
   const held = await docker('network', 'inspect', '-f', '{{json .Containers}}', name)
   const logged = dockerdLogLines({ filter: /endpoint|NetworkDriver|sandbox/i, last: 40 })
-  throw new Error(
-    `docker network rm ${name} failed for a minute: ${last}\ncontainers: ${held.output}\n${logged}`
+  log(
+    `9c. WARNING: docker network rm ${name} failed for a minute (moby/moby#42119?): ${last}\n` +
+      `containers: ${held.output}\n${logged}\n9c. the plugin is disabled with -f instead`
   )
+  return false
 }
 
 /**
@@ -63,10 +69,10 @@ async function removeNetwork(name: string): Promise<void> {
  * with ETCD_ENDPOINTS, as an operator adds etcd (README, "Many hosts on one LAN").
  */
 async function reconfigure(): Promise<void> {
-  await removeNetwork(NETWORKS.plugin.name)
+  const removed = await removeNetwork(NETWORKS.plugin.name)
   await run('rm', ['-rf', ETCD.dir])
   await startEtcd(ETCD)
-  await dockerOk('plugin', 'disable', BENCH_PLUGIN)
+  await dockerOk('plugin', 'disable', ...(removed ? [] : ['-f']), BENCH_PLUGIN)
   // ETCD_TIMEOUT_MS as in the fleet test: under emulation etcd sometimes answers after 3 s.
   await dockerOk(
     'plugin',
