@@ -85,8 +85,21 @@ export function ratioRow(
     ratio: figure.ratio,
     target: limit === undefined ? undefined : `≤ ${limit.toFixed(2)}×`,
     met: limit === undefined ? undefined : figure.ratio.median <= limit,
-    note,
+    note:
+      limit === undefined ? note : [intervalNote(figure, limit), note].filter(Boolean).join('; '),
   }
+}
+
+/** Where a target sits against the noise of its median (stats.ts medianInterval). */
+function intervalNote(figure: RatioFigure, limit: number): string {
+  const [lo, hi] = figure.ratioMedianInterval
+  const verdict =
+    hi <= limit
+      ? 'the target is met beyond the noise'
+      : lo > limit
+        ? 'the target is missed beyond the noise'
+        : 'the target lies inside it: this run cannot tell'
+  return `median ratio's 95% bootstrap interval over the ${figure.ratio.n} pairs ${lo.toFixed(2)}–${hi.toFixed(2)}×, ${verdict}`
 }
 
 export function log(message: string): void {
