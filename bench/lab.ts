@@ -1,7 +1,7 @@
 /**
  * The lab part of the suite, inside the lab VM (ipvlan kernel, dockerd): benchmarks 1-5a.
  *
- *   node --import tsx bench/lab.ts --out FILE [--only driver,docker,cluster-ipam,burst] [--pairs 60]
+ *   node --import tsx bench/lab.ts --out FILE [--only driver,docker,cluster-ipam,burst,run] [--pairs 60]
  *     [--scale-rounds 30] [--throughput-rounds 20] [--per-round 32] [--clients 32] [--sizes 10,100,1000]
  *     [--docker-pairs 20] [--docker-warmup 1] [--burst 30] [--burst-rounds 3] [--ipam-docker-pairs 10]
  *     [--state-root /var/lib/ipvlan-lan-bench] [--engine-tag 28]
@@ -9,7 +9,8 @@
  * --engine-tag T: this run is on another engine than the suite's first (scripts/bench.sh runs
  * `--only docker,cluster-ipam` again on Docker 28): its rows' ids get "@T" (1@28, 1b@28, ...) so both engines'
  * figures sit in one table, each against that engine's own built-in driver. `docker` runs 1 to 1c
- * then 1d; `burst` alone runs 1d only (BENCH_ONLY=burst npm run bench).
+ * then 1d; `burst` alone runs 1d only (BENCH_ONLY=burst npm run bench), `run` 1 to 1c only
+ * (BENCH_ONLY=run).
  *
  * Order: the docker plugin is created (dockerd copies and digests the rootfs, minutes under TCG)
  * while the scale plugins are filled, since neither is a measurement; then the scale rounds, driver
@@ -38,14 +39,14 @@ import { now } from './lib/stats.ts'
 const out = flag('out')
 const only = new Set(flag('only', 'driver,docker,cluster-ipam').split(','))
 for (const part of only) {
-  if (!['driver', 'docker', 'cluster-ipam', 'burst'].includes(part)) {
+  if (!['driver', 'docker', 'cluster-ipam', 'burst', 'run'].includes(part)) {
     throw new Error(
-      `--only: expected driver, docker, cluster-ipam or burst (comma-separated), got ${part}`
+      `--only: expected driver, docker, cluster-ipam, burst or run (comma-separated), got ${part}`
     )
   }
 }
-/** Benchmarks 1 (docker, burst) and 9c (cluster-ipam) run on the plugin installed in dockerd. */
-const dockerPlugin = only.has('docker') || only.has('burst') || only.has('cluster-ipam')
+/** Benchmarks 1 (docker, burst, run) and 9c (cluster-ipam) run on the plugin installed in dockerd. */
+const dockerPlugin = ['docker', 'burst', 'run', 'cluster-ipam'].some((part) => only.has(part))
 const options: DriverOptions = {
   stateRoot: flag('state-root', '/var/lib/ipvlan-lan-bench'),
   pairs: intFlag('pairs', 60),
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
     const created = createMs
     await section('docker', async () => {
       const enableMs = await enablePlugin()
-      if (only.has('docker')) {
+      if (only.has('docker') || only.has('run')) {
         await containers({ ...docker, installMs: created + enableMs }, rows, raw)
         save()
       }

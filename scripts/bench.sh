@@ -28,6 +28,8 @@
 #      BENCH_ONLY=burst: benchmark 1d alone, on Docker 20.10 and BENCH_ENGINES (18-20 min on a
 #      fast day, 2026-12-04; a slow day's bursts take about three times as long);
 #      writes results/bench-<date>-burst.json and prints its table, nothing else is touched.
+#      BENCH_ONLY=run: benchmark 1 (run + rm, 1b, 1c) alone, likewise, into bench-<date>-run.json;
+#      with BENCH_DOCKER_PAIRS=60 about 25 min (more pairs narrow the median's interval).
 # Needs root (network namespaces, qemu, dockerd in the VM).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -45,7 +47,7 @@ fi
 mkdir -p "$RESULTS_DIR"
 RESULTS_DIR=$(cd "$RESULTS_DIR" && pwd -P)
 ONLY=${BENCH_ONLY:-}
-[[ -z "$ONLY" || "$ONLY" = burst ]] || { echo "BENCH_ONLY: expected burst or nothing, got $ONLY" >&2; exit 1; }
+[[ -z "$ONLY" || "$ONLY" = burst || "$ONLY" = run ]] || { echo "BENCH_ONLY: expected burst, run or nothing, got $ONLY" >&2; exit 1; }
 RESULT="$RESULTS_DIR/bench-$STAMP${ONLY:+-$ONLY}.json"
 DISK="$REPO/.cache/lab/$VM_NAME-disk.img"
 SECONDS=0
@@ -125,7 +127,7 @@ fi
 # complete run becomes bench-latest.json, the file the tables are rendered from.
 LATEST=()
 ((failed)) || [[ -n "$ONLY" ]] || LATEST=(--latest "$RESULTS_DIR/bench-latest.json")
-if node --import tsx bench/report.ts --out "$RESULT" "${LATEST[@]}" --command "${ONLY:+BENCH_ONLY=$ONLY }npm run bench" \
+if node --import tsx bench/report.ts --out "$RESULT" "${LATEST[@]}" --command "${ONLY:+BENCH_ONLY=$ONLY }${BENCH_DOCKER_PAIRS:+BENCH_DOCKER_PAIRS=$BENCH_DOCKER_PAIRS }npm run bench" \
   --quick "${BENCH_QUICK:-0}" --env "$ENV_START; at end: $(machine)" --duration-s "$SECONDS" \
   "${HOST_PARTS[@]}" "${LAB_PARTS[@]}"; then
   ((failed)) || rm -rf "$PARTS"
