@@ -10,15 +10,8 @@ set -eu
 cd "$(dirname "$0")/.."
 P=burst-ipvlan:latest
 N=${N:-30}
-LOG=${DOCKERD_LOG:-/var/log/dockerd.log}
-[ -f "$LOG" ] || { echo "burst-requests: no dockerd log at $LOG" >&2; exit 1; }
-docker plugin rm -f $P >/dev/null 2>&1 || true
-T=$(mktemp -d)
-cp -a plugin/. "$T"
-docker plugin create $P "$T" >/dev/null
-rm -rf "$T"
-docker plugin set $P LOG_LEVEL=debug
-docker plugin enable $P >/dev/null
+. bench/debug-plugin.sh
+debug_plugin $P
 ip link add brq0 type dummy
 ip link set brq0 up
 docker network create -d $P -o parent=brq0 --subnet 192.168.93.0/24 burstnet >/dev/null

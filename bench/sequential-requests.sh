@@ -11,15 +11,8 @@ set -eu
 cd "$(dirname "$0")/.."
 P=seq-ipvlan:latest
 N=${N:-12}
-LOG=${DOCKERD_LOG:-/var/log/dockerd.log}
-[ -f "$LOG" ] || { echo "sequential-requests: no dockerd log at $LOG" >&2; exit 1; }
-docker plugin rm -f $P >/dev/null 2>&1 || true
-T=$(mktemp -d)
-cp -a plugin/. "$T"
-docker plugin create $P "$T" >/dev/null
-rm -rf "$T"
-docker plugin set $P LOG_LEVEL=debug
-docker plugin enable $P >/dev/null
+. bench/debug-plugin.sh
+debug_plugin $P
 ip link add sq0 type dummy
 ip link set sq0 up
 ip link add sq1 type dummy
