@@ -12,7 +12,7 @@ import { joinResponse } from './responses.ts'
 import { readBody } from './body.ts'
 import { bodyText, rememberedBody } from './raw-body.ts'
 
-/** Largest request we read: real requests are a few KiB; anything bigger is refused unread. */
+/** Largest request we read: real requests are a few KiB; anything bigger is refused (413). */
 export const MAX_BODY_BYTES = 1024 * 1024
 
 /** What a request over the limit gets back, from the app or from the server. */

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http'
 /**
  * Bodies the unix-socket server read straight from node's request, by request. Reading them
  * through Hono instead builds a web Request, its Headers, an AbortController and a web stream over
- * the socket for every call: a per-request cost (a few ms under the lab's emulated CPU, eight
+ * the socket for every call: a per-request cost (a few ms under the lab's emulated CPU, seven
  * requests per container) that the built-in driver, called in-process, does not pay.
  */
 const bodies = new WeakMap<IncomingMessage, string>()
