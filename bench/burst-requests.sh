@@ -10,8 +10,9 @@ set -eu
 cd "$(dirname "$0")/.."
 P=burst-ipvlan:latest
 N=${N:-30}
-. bench/debug-plugin.sh
-debug_plugin $P
+. bench/lab-plugin.sh
+need_log
+lab_plugin $P debug
 ip link add brq0 type dummy
 ip link set brq0 up
 docker network create -d $P -o parent=brq0 --subnet 192.168.93.0/24 burstnet >/dev/null

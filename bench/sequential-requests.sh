@@ -11,8 +11,9 @@ set -eu
 cd "$(dirname "$0")/.."
 P=seq-ipvlan:latest
 N=${N:-12}
-. bench/debug-plugin.sh
-debug_plugin $P
+. bench/lab-plugin.sh
+need_log
+lab_plugin $P debug
 ip link add sq0 type dummy
 ip link set sq0 up
 ip link add sq1 type dummy
