@@ -25,6 +25,23 @@ function raw(socket: string, request: string): Promise<string> {
   })
 }
 
+/**
+ * One connection kept open, as dockerd's Go client keeps it: what came back on it, whether the
+ * server closed it, and a wait (2 s at most) for the `count`th 200 answer, asserted.
+ */
+function keptConnection(socket: string) {
+  const conn = connect(socket)
+  const seen = { reply: '', closed: false }
+  conn.on('data', (chunk) => (seen.reply += chunk.toString()))
+  conn.on('close', () => (seen.closed = true))
+  const answers = (): number => (seen.reply.match(/HTTP\/1\.1 200/g) ?? []).length
+  const answered = async (count: number): Promise<void> => {
+    for (let i = 0; i < 100 && answers() < count; i++) await sleep(20)
+    assert.equal(answers(), count, seen.reply)
+  }
+  return { conn, seen, answered }
+}
+
 const newDriver = (): Promise<IpvlanDriver> =>
   IpvlanDriver.open({
     hostId: 'node-a',
@@ -49,23 +66,14 @@ describe('the unix-socket server', () => {
   })
 
   test('an idle keep-alive connection stays open past the 5 s Node default and serves again', async () => {
-    const conn = connect(socket)
-    let reply = ''
-    let closed = false
-    conn.on('data', (chunk) => (reply += chunk.toString()))
-    conn.on('close', () => (closed = true))
+    const { conn, seen, answered } = keptConnection(socket)
     const request =
       'POST /NetworkDriver.GetCapabilities HTTP/1.1\r\nHost: \r\nContent-Length: 0\r\n\r\n'
-    const answered = async (count: number): Promise<void> => {
-      for (let i = 0; i < 100 && (reply.match(/HTTP\/1\.1 200/g) ?? []).length < count; i++)
-        await new Promise((resolve) => setTimeout(resolve, 20))
-      assert.equal((reply.match(/HTTP\/1\.1 200/g) ?? []).length, count, reply)
-    }
     try {
       conn.write(request)
       await answered(1)
-      await new Promise((resolve) => setTimeout(resolve, 6000))
-      assert.equal(closed, false, 'the server closed the idle connection')
+      await sleep(6000)
+      assert.equal(seen.closed, false, 'the server closed the idle connection')
       conn.write(request)
       await answered(2)
     } finally {
@@ -103,7 +111,8 @@ describe('the unix-socket server', () => {
   }
 
   test('a body over 1 MiB is refused with a 413 JSON Err, by its Content-Length or as it arrives', async () => {
-    const app = createApp({ driver: await newDriver(), log: silentLogger })
+    const driver = await newDriver()
+    const app = createApp({ driver, log: silentLogger })
     const big = join(dir, 'big.sock')
     const own = await listenUnix(app, big)
     try {
@@ -121,6 +130,7 @@ describe('the unix-socket server', () => {
       )
       assert.match(chunked, /^HTTP\/1\.1 413/)
       assert.match(chunked, /"Err":"request body larger than 1048576 bytes"/)
+      assert.deepEqual(driver.networks(), [], 'a refused body created a network')
       const exact = paddedCreateNetwork(MAX_BODY_BYTES)
       const accepted = await raw(
         big,
@@ -128,33 +138,27 @@ describe('the unix-socket server', () => {
       )
       assert.match(accepted, /^HTTP\/1\.1 200/, accepted.slice(0, 300))
       assert.match(accepted, /\r\n\r\n\{\}$/)
+      assert.equal(driver.networks().length, 1)
     } finally {
       await close(own)
     }
   })
 
   test('a body sent in pieces is read whole, and the connection serves again afterwards', async () => {
-    const conn = connect(socket)
-    let reply = ''
-    conn.on('data', (chunk) => (reply += chunk.toString()))
+    const { conn, seen, answered } = keptConnection(socket)
     const body = JSON.stringify({ NetworkID: 'a'.repeat(64), EndpointID: 'b'.repeat(64) })
     const head = `POST /NetworkDriver.Leave HTTP/1.1\r\nHost: \r\nContent-Length: ${body.length}\r\n\r\n`
-    const answered = async (count: number): Promise<void> => {
-      for (let i = 0; i < 100 && (reply.match(/HTTP\/1\.1 200/g) ?? []).length < count; i++)
-        await sleep(20)
-      assert.equal((reply.match(/HTTP\/1\.1 200/g) ?? []).length, count, reply)
-    }
     try {
       conn.write(head + body.slice(0, 40))
       await sleep(100)
-      assert.equal(reply, '', 'answered before the body was whole')
+      assert.equal(seen.reply, '', 'answered before the body was whole')
       conn.write(body.slice(40))
       await answered(1)
-      // Past node-server's 500 ms clean-up of unread bodies, which would close the connection.
+      // Longer than node-server's 500 ms clean-up of unread bodies: the connection still serves.
       await sleep(800)
       conn.write(head + body)
       await answered(2)
-      assert.doesNotMatch(reply, /"Err"/)
+      assert.doesNotMatch(seen.reply, /"Err"/)
     } finally {
       conn.destroy()
     }
