@@ -29,7 +29,7 @@
 #      fast day, 2026-12-04; a slow day's bursts take about three times as long);
 #      writes results/bench-<date>-burst.json and prints its table, nothing else is touched.
 #      BENCH_ONLY=run: benchmark 1 (run + rm, 1b, 1c) alone, likewise, into bench-<date>-run.json;
-#      with BENCH_DOCKER_PAIRS=60 about 25 min (more pairs narrow the median's interval).
+#      with BENCH_DOCKER_PAIRS=60 18 min on 2026-12-05 (more pairs narrow the median's interval).
 # Needs root (network namespaces, qemu, dockerd in the VM).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
