@@ -1,25 +1,29 @@
 /**
  * Benchmark 1, in the lab VM's dockerd: `docker run -d` until running, then `docker rm -f`, through
  * our plugin (installed from the bundle: `docker plugin create` + `enable`) vs the built-in ipvlan
- * driver, each network on its own dummy parent, interleaved. Run by bench/lab.ts.
+ * driver, each network on its own dummy parent, interleaved; and through the floor plugin
+ * (bench/floor-plugin.ts: what any node plugin pays for the remote-driver protocol). Run by
+ * bench/lab.ts.
  */
 import { IMAGE, docker, dockerOk, ip, ipOk, run } from '../test/lab/docker.ts'
 import { BUNDLE, createFromBundle, enable } from '../test/lab/plugin.ts'
+import { FLOOR_PLUGIN, createFloor, enableFloor } from './lab-floor.ts'
 import { linksDeleted } from './lib/endpoints.ts'
 import type { Row } from './lib/result.ts'
 import { log, ms, ratioRow } from './lib/result.ts'
 import type { Comparison } from './lib/stats.ts'
-import { interleave, now, ratioFigure } from './lib/stats.ts'
+import { interleave, now, ratioFigure, withSubject } from './lib/stats.ts'
 
 export const BENCH_PLUGIN = 'ipvlan-lan-bench:latest'
 const LABEL = 'ipvlan-lan-bench'
 export const NETWORKS = {
   plugin: { name: 'bench-plugin', driver: BENCH_PLUGIN, parent: 'bp0', subnet: '192.168.91.0/24' },
   builtin: { name: 'bench-builtin', driver: 'ipvlan', parent: 'bp1', subnet: '192.168.92.0/24' },
+  floor: { name: 'bench-floor', driver: FLOOR_PLUGIN, parent: 'bp2', subnet: '192.168.90.0/24' },
 }
 type Variant = keyof typeof NETWORKS
-/** The bench plugin's socket, once known (its id changes with every `docker plugin create`). */
-let pluginSocket = ''
+/** The plugins' sockets, once known (their ids change with every `docker plugin create`). */
+const sockets: Partial<Record<Variant, string>> = {}
 
 export async function cleanUpDocker(): Promise<void> {
   const ids = (await docker('ps', '-aq', '--filter', `label=${LABEL}`)).stdout.split(/\s+/)
@@ -29,6 +33,7 @@ export async function cleanUpDocker(): Promise<void> {
     await ip('link', 'del', 'dev', network.parent)
   }
   await docker('plugin', 'rm', '-f', BENCH_PLUGIN)
+  await docker('plugin', 'rm', '-f', FLOOR_PLUGIN)
 }
 
 /**
@@ -38,11 +43,14 @@ export async function cleanUpDocker(): Promise<void> {
  */
 export async function createPlugin(): Promise<number> {
   await cleanUpDocker()
-  pluginSocket = ''
+  delete sockets.plugin
+  delete sockets.floor
   const t0 = now()
   await createFromBundle(BENCH_PLUGIN, false)
   const createMs = now() - t0
   log(`1. plugin created from ${BUNDLE} in ${ms(createMs)}`)
+  await createFloor()
+  log(`1. floor plugin created in ${ms(now() - t0 - createMs)}`)
   return createMs
 }
 
@@ -56,6 +64,7 @@ export async function enablePlugin(): Promise<number> {
   await enable(BENCH_PLUGIN)
   const enableMs = now() - t0
   log(`1. plugin enabled in ${ms(enableMs)}`)
+  await enableFloor()
   for (const network of Object.values(NETWORKS)) await dummyNetwork(network, network.driver)
   return enableMs
 }
@@ -87,17 +96,20 @@ export async function dummyNetwork(
  * so that work never lands in the next sample (the built-in's above all).
  */
 async function settled(variant: Variant): Promise<void> {
-  if (variant !== 'plugin') return
-  if (pluginSocket === '') {
-    const id = await dockerOk('plugin', 'inspect', '-f', '{{.Id}}', BENCH_PLUGIN)
-    pluginSocket = `/run/docker/plugins/${id}/ipvlan-lan.sock`
+  if (variant === 'builtin') return
+  let socket = sockets[variant]
+  if (socket === undefined) {
+    const id = await dockerOk('plugin', 'inspect', '-f', '{{.Id}}', NETWORKS[variant].driver)
+    socket = `/run/docker/plugins/${id}/ipvlan-lan.sock`
+    sockets[variant] = socket
   }
-  await linksDeleted(pluginSocket)
+  await linksDeleted(socket)
 }
 
 const phases: Record<Variant, { start: number[]; remove: number[] }> = {
   plugin: { start: [], remove: [] },
   builtin: { start: [], remove: [] },
+  floor: { start: [], remove: [] },
 }
 
 /**
@@ -106,7 +118,7 @@ const phases: Record<Variant, { start: number[]; remove: number[] }> = {
  */
 export async function runAndRemove(
   network: string,
-  throughPlugin: boolean,
+  throughPlugin: boolean | 'floor',
   whileRunning?: (id: string) => Promise<void>
 ): Promise<{ start: number; remove: number }> {
   const t0 = now()
@@ -118,13 +130,14 @@ export async function runAndRemove(
   const t2 = now()
   await dockerOk('rm', '-f', id)
   const t3 = now()
-  if (throughPlugin) await settled('plugin')
+  if (throughPlugin) await settled(throughPlugin === 'floor' ? 'floor' : 'plugin')
   return { start: t1 - t0, remove: t3 - t2 }
 }
 
 /** One container through `variant`'s network; its phases recorded when `record`. */
 async function container(variant: Variant, record: boolean): Promise<number> {
-  const { start, remove } = await runAndRemove(NETWORKS[variant].name, variant === 'plugin')
+  const through = variant === 'builtin' ? false : variant === 'floor' ? 'floor' : true
+  const { start, remove } = await runAndRemove(NETWORKS[variant].name, through)
   if (record) {
     phases[variant].start.push(start)
     phases[variant].remove.push(remove)
@@ -149,15 +162,17 @@ export async function containers(
 ): Promise<void> {
   const version = await dockerOk('version', '-f', '{{.Server.Version}}')
   const { pairs, warmup } = options
-  log(`1. containers: ${warmup} warm-up + ${pairs} interleaved pairs (docker ${version})`)
+  log(`1. containers: ${warmup} warm-up + ${pairs} interleaved rounds (docker ${version})`)
   for (let i = 0; i < warmup; i++) {
     await container('plugin', false)
     await container('builtin', false)
+    await container('floor', false)
   }
   const comparison = await interleave(
     {
       plugin: () => container('plugin', true),
       builtin: () => container('builtin', true),
+      floor: () => container('floor', true),
     },
     {
       rounds: pairs,
@@ -169,6 +184,8 @@ export async function containers(
     }
   )
   const total = ratioFigure(comparison, 'plugin', 'builtin', 'ms')
+  const floor = ratioFigure(withSubject(comparison, 'floor'), 'floor', 'builtin', 'ms')
+  const overFloor = ratioFigure(comparison, 'plugin', 'floor', 'ms')
   const start = ratioFigure(sideComparison('start'), 'plugin', 'builtin', 'ms')
   const remove = ratioFigure(sideComparison('remove'), 'plugin', 'builtin', 'ms')
   rows.push(
@@ -181,7 +198,15 @@ export async function containers(
       1.03
     ),
     ratioRow('1b', 'of which docker run -d (info)', start, ms),
-    ratioRow('1c', 'of which docker rm -f (info)', remove, ms)
+    ratioRow('1c', 'of which docker rm -f (info)', remove, ms),
+    // What a node plugin that does nothing but make and delete the link pays (floor-plugin.ts).
+    ratioRow(
+      '1e',
+      'floor: a minimal node plugin (node:http, one resident ip) vs built-in (info)',
+      floor,
+      ms
+    ),
+    ratioRow('1f', 'our plugin vs the floor plugin (info)', overFloor, ms)
   )
   raw['containers'] = {
     dockerVersion: version,
@@ -190,6 +215,8 @@ export async function containers(
     total,
     start,
     remove,
+    floor,
+    overFloor,
     phases,
   }
 }

@@ -101,13 +101,19 @@ export async function interleave(
     for (const name of names) samples[name]?.push(taken[name] ?? NaN)
     options.onRound?.(round)
   }
-  const subject = samples[options.subject]
-  if (!subject) throw new Error(`no subject ${options.subject}`)
+  return withSubject({ samples, ratios: {} }, options.subject)
+}
+
+/** The same rounds with `subject` as the subject: its ratio to every other variant, round by round. */
+export function withSubject(comparison: Comparison, subject: string): Comparison {
+  const { samples } = comparison
+  const values = samples[subject]
+  if (!values) throw new Error(`no subject ${subject}`)
   const ratios: Record<string, number[]> = {}
-  for (const name of names) {
-    if (name === options.subject) continue
+  for (const name of Object.keys(samples)) {
+    if (name === subject) continue
     const base = samples[name] ?? []
-    ratios[name] = subject.map((value, i) => value / (base[i] ?? NaN))
+    ratios[name] = values.map((value, i) => value / (base[i] ?? NaN))
   }
   return { samples, ratios }
 }

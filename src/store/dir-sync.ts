@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises'
+import { closeSync, fsync, openSync } from 'node:fs'
+import { promisify } from 'node:util'
 
 /**
  * fsyncs of one directory, shared by concurrent writers. A rename or unlink is durable once an
@@ -41,11 +42,18 @@ export class DirSync {
   }
 }
 
+/**
+ * Opens and closes the directory synchronously (neither waits for the disk) and fsyncs it in the
+ * thread pool: one hand-off to the pool instead of three, each of which costs a thread wake-up
+ * (about 1 ms a hand-off in the lab VM's emulated CPUs).
+ */
 export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
+  const fd = openSync(dir, 'r')
   try {
-    await handle.sync()
+    await fsyncFd(fd)
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
 }
+
+const fsyncFd = promisify(fsync)

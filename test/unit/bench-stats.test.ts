@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ratioRow } from '../../bench/lib/result.ts'
-import { medianInterval, ratioFigure } from '../../bench/lib/stats.ts'
+import { interleave, medianInterval, ratioFigure, withSubject } from '../../bench/lib/stats.ts'
 
 test("the median's bootstrap interval holds the median, stays inside the samples and is repeatable", () => {
   const samples = Array.from({ length: 20 }, (_, i) => 0.9 + i * 0.01)
@@ -33,4 +33,29 @@ test('a target row says whether its target is met, missed or inside the noise of
   const verdict = row(noisy)
   assert.equal(verdict.met, true)
   assert.match(verdict.note ?? '', /over the 20 pairs .*this run cannot tell/)
+})
+
+test('interleave runs every variant once a round, rotating the order; withSubject rebases the ratios', async () => {
+  const calls: string[] = []
+  const variant = (name: string, value: number) => () => {
+    calls.push(name)
+    return Promise.resolve(value)
+  }
+  const comparison = await interleave(
+    { plugin: variant('plugin', 12), builtin: variant('builtin', 10), floor: variant('floor', 11) },
+    { rounds: 3, warmup: 0, subject: 'plugin' }
+  )
+  assert.deepEqual(calls, [
+    ...['plugin', 'builtin', 'floor'],
+    ...['builtin', 'floor', 'plugin'],
+    ...['floor', 'plugin', 'builtin'],
+  ])
+  assert.deepEqual(comparison.ratios, {
+    builtin: [1.2, 1.2, 1.2],
+    floor: [12 / 11, 12 / 11, 12 / 11],
+  })
+  const floor = withSubject(comparison, 'floor')
+  assert.deepEqual(floor.ratios, { plugin: [11 / 12, 11 / 12, 11 / 12], builtin: [1.1, 1.1, 1.1] })
+  assert.equal(floor.samples, comparison.samples)
+  assert.throws(() => withSubject(comparison, 'other'), /no subject other/)
 })
