@@ -1,29 +1,42 @@
 #!/bin/sh
-# The plugin's own CPU per container lifecycle (bench/replay-lifecycle.mjs), without Docker, and
-# what a bare node http server costs for the same seven requests. Inside a lab VM, root, after
-# `make plugin`:
+# Our plugin's own CPU and round trips per container lifecycle (bench/replay-lifecycle.mjs: the
+# seven requests of a `docker run` + `docker rm`, without Docker), against the floor plugin's
+# (bench/floor-plugin.ts: node:http and one resident ip), alternately, ROUNDS (2) times each.
+# Inside a lab VM, root, after `make plugin`:
 #   scripts/lab/vm.sh exec -- 'sh /work/main/bench/replay-lifecycle.sh'
-# NODE_FLAGS: extra node options for the plugin (e.g. to try V8 flags).
+# N: lifecycles per run (200); GAP_MS: pause between CreateEndpoint and Join (Docker makes the
+# container's namespace there); DIST: our program (the bundle's); NODE_FLAGS: extra node options for it.
 set -eu
 cd "$(dirname "$0")/.."
 N=${N:-200}
+ROUNDS=${ROUNDS:-2}
 dist=${DIST:-plugin/rootfs/opt/ipvlan-lan/dist/main.js}
-[ -f $dist ] || { echo "$0: $dist missing: make plugin first" >&2; exit 1; }
-rm -f /tmp/replay-bare.sock /tmp/replay.sock
-node bench/bare-server.mjs /tmp/replay-bare.sock &
-bare=$!
-while [ ! -S /tmp/replay-bare.sock ]; do sleep 0.2; done
-echo "bare server: $(node bench/replay-lifecycle.mjs /tmp/replay-bare.sock $bare rp0 "$N")"
-kill $bare
+[ -f "$dist" ] || { echo "$0: $dist missing: make plugin first" >&2; exit 1; }
+work=$(mktemp -d)
+node_modules/.bin/esbuild bench/floor-plugin.ts --bundle --platform=node --target=node20 --format=esm \
+  --banner:js="import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" \
+  --outfile="$work/floor.js" --log-level=warning
 ip link add rp0 type dummy
 ip link set rp0 up
-state=$(mktemp -d)
-# shellcheck disable=SC2086
-LOG_LEVEL=info node ${NODE_FLAGS:-} $dist --socket /tmp/replay.sock --state-dir "$state" &
-plugin=$!
-while [ ! -S /tmp/replay.sock ]; do sleep 0.2; done
-echo "plugin:      $(node bench/replay-lifecycle.mjs /tmp/replay.sock $plugin rp0 "$N")"
-kill $plugin
-wait $plugin || true
-rm -rf "$state"
+# $1 label, then the server's command line; it must listen on $work/s.sock.
+one() {
+  label=$1
+  shift
+  rm -f "$work/s.sock"
+  "$@" &
+  server=$!
+  while [ ! -S "$work/s.sock" ]; do sleep 0.2; done
+  echo "$label $(node bench/replay-lifecycle.mjs "$work/s.sock" $server rp0 "$N")"
+  kill $server
+  wait $server || true
+}
+i=0
+while [ $i -lt "$ROUNDS" ]; do
+  one "floor: " node "$work/floor.js" "$work/s.sock"
+  mkdir -p "$work/state$i"
+  # shellcheck disable=SC2086
+  one "plugin:" env LOG_LEVEL=info node ${NODE_FLAGS:-} "$dist" --socket "$work/s.sock" --state-dir "$work/state$i"
+  i=$((i + 1))
+done
 ip link del rp0
+rm -rf "$work"
