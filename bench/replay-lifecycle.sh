@@ -12,7 +12,8 @@ N=${N:-200}
 ROUNDS=${ROUNDS:-2}
 dist=${DIST:-plugin/rootfs/opt/ipvlan-lan/dist/main.js}
 [ -f "$dist" ] || { echo "$0: $dist missing: make plugin first" >&2; exit 1; }
-work=$(mktemp -d)
+# On tmpfs (/run) like the engines' data roots in the lab, not the 9p-backed /tmp.
+work=$(mktemp -d -p /run)
 node_modules/.bin/esbuild bench/floor-plugin.ts --bundle --platform=node --target=node20 --format=esm \
   --banner:js="import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" \
   --outfile="$work/floor.js" --log-level=warning
