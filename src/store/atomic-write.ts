@@ -1,8 +1,9 @@
-import { close, closeSync, fsync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { close, closeSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { open, rename, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { DirSync } from './dir-sync.ts'
+import { fsyncFd } from './dir-sync.ts'
 
 let sequence = 0
 
@@ -86,7 +87,6 @@ export async function placeFileAtomic(
   return { durable }
 }
 
-const fsyncFd = promisify(fsync)
 const closeFd = promisify(close)
 
 /** A temporary file an interrupted writeFileAtomic of `name` left behind. */

@@ -56,4 +56,5 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-const fsyncFd = promisify(fsync)
+/** fsync(2) of an open descriptor, in the thread pool. */
+export const fsyncFd = promisify(fsync)
