@@ -104,7 +104,7 @@ async function reconfigure(): Promise<void> {
 async function checkAllocatedInEtcd(): Promise<void> {
   const network = IPAM_NETWORKS.cluster.name
   let address = ''
-  await runAndRemove(network, true, async (id) => {
+  await runAndRemove(network, 'plugin', async (id) => {
     address = await dockerOk(
       'inspect',
       '-f',
@@ -133,7 +133,7 @@ export async function clusterIpam(
   await reconfigure()
   await checkAllocatedInEtcd()
   const sample = (network: string) => async (): Promise<number> => {
-    const { start, remove } = await runAndRemove(network, true)
+    const { start, remove } = await runAndRemove(network, 'plugin')
     return start + remove
   }
   const comparison = await interleave(

@@ -16,18 +16,7 @@ export async function createFloor(): Promise<void> {
   try {
     const copied = await run('cp', ['-a', `${BUNDLE}/.`, staged])
     if (copied.code !== 0) throw new Error(`staging ${BUNDLE}: ${copied.output}`)
-    const built = await run(join(REPO, 'node_modules/.bin/esbuild'), [
-      join(REPO, 'bench/floor-plugin.ts'),
-      '--bundle',
-      '--platform=node',
-      '--target=node20',
-      '--format=esm',
-      // execa's cross-spawn is CommonJS (see scripts/bundle.sh).
-      "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-      `--outfile=${staged}/rootfs/opt/ipvlan-lan/floor.js`,
-      '--log-level=warning',
-    ])
-    if (built.code !== 0) throw new Error(`building the floor plugin: ${built.output}`)
+    await buildFloor(`${staged}/rootfs/opt/ipvlan-lan/floor.js`)
     const configFile = join(staged, 'config.json')
     const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>
     const socket = (config['interface'] as { socket: string }).socket
@@ -43,6 +32,22 @@ export async function createFloor(): Promise<void> {
   } finally {
     await run('rm', ['-rf', staged])
   }
+}
+
+/** Bundles bench/floor-plugin.ts into one file, `outfile` (also bench/replay-lifecycle.sh's). */
+export async function buildFloor(outfile: string): Promise<void> {
+  const built = await run(join(REPO, 'node_modules/.bin/esbuild'), [
+    join(REPO, 'bench/floor-plugin.ts'),
+    '--bundle',
+    '--platform=node',
+    '--target=node20',
+    '--format=esm',
+    // execa's cross-spawn is CommonJS (see scripts/bundle.sh).
+    "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    `--outfile=${outfile}`,
+    '--log-level=warning',
+  ])
+  if (built.code !== 0) throw new Error(`building the floor plugin: ${built.output}`)
 }
 
 export const enableFloor = (): Promise<void> => enable(FLOOR_PLUGIN)

@@ -5,7 +5,8 @@
 //   node bench/replay-lifecycle.mjs SOCKET PID PARENT [N]
 // PARENT: an existing link for the network's parent. Run by bench/replay-lifecycle.sh in the lab.
 import { readFileSync, readdirSync } from 'node:fs'
-import { Agent, request } from 'node:http'
+import { Agent } from 'node:http'
+import { post as send } from './lib/socket-post.mjs'
 
 const [sock, pid, parent, count = '200'] = process.argv.slice(2)
 if (!sock || !pid || !parent) throw new Error('usage: replay-lifecycle.mjs SOCKET PID PARENT [N]')
@@ -13,37 +14,15 @@ const agent = new Agent({ keepAlive: true, maxSockets: 1 })
 /** Round-trip milliseconds per request path, after the warm-up. */
 const latency = new Map()
 let measuring = false
-const post = (path, body) =>
-  new Promise((resolve, reject) => {
-    const started = performance.now()
-    const text = JSON.stringify(body)
-    const req = request(
-      {
-        socketPath: sock,
-        path,
-        method: 'POST',
-        agent,
-        headers: { 'content-length': Buffer.byteLength(text) },
-      },
-      (res) => {
-        let answer = ''
-        res.on('data', (c) => (answer += c))
-        res.on('end', () => {
-          const parsed = JSON.parse(answer)
-          if (res.statusCode !== 200 || parsed.Err)
-            reject(new Error(`${path}: ${res.statusCode} ${answer}`))
-          else {
-            const name = path.replace('/NetworkDriver.', '')
-            if (measuring)
-              latency.set(name, [...(latency.get(name) ?? []), performance.now() - started])
-            resolve(parsed)
-          }
-        })
-      }
-    )
-    req.on('error', reject)
-    req.end(text)
-  })
+/** A request that must succeed; its round trip is recorded while measuring. */
+const post = async (path, body) => {
+  const { ms, status, text } = await send(agent, sock, path, JSON.stringify(body))
+  const parsed = JSON.parse(text)
+  if (status !== 200 || parsed.Err) throw new Error(`${path}: ${status} ${text}`)
+  const name = path.replace('/NetworkDriver.', '')
+  if (measuring) latency.set(name, [...(latency.get(name) ?? []), ms])
+  return parsed
+}
 
 const ticks = (p) => {
   const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')

@@ -14,9 +14,7 @@ dist=${DIST:-plugin/rootfs/opt/ipvlan-lan/dist/main.js}
 [ -f "$dist" ] || { echo "$0: $dist missing: make plugin first" >&2; exit 1; }
 # On tmpfs (/run) like the engines' data roots in the lab, not the 9p-backed /tmp.
 work=$(mktemp -d -p /run)
-node_modules/.bin/esbuild bench/floor-plugin.ts --bundle --platform=node --target=node20 --format=esm \
-  --banner:js="import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" \
-  --outfile="$work/floor.js" --log-level=warning
+node --import tsx -e "import('./bench/lab-floor.ts').then((m) => m.buildFloor('$work/floor.js'))"
 ip link add rp0 type dummy
 ip link set rp0 up
 # $1 label, then the server's command line; it must listen on $work/s.sock.

@@ -1,32 +1,16 @@
 // Sequential no-op requests straight to a unix socket, keep-alive, as dockerd sends them (bench/socket-latency.sh).
-import { request, Agent } from 'node:http'
+import { Agent } from 'node:http'
+import { post } from './lib/socket-post.mjs'
 const sock = process.argv[2]
 const agent = new Agent({ keepAlive: true, maxSockets: 1 })
 const body = JSON.stringify({ NetworkID: 'a'.repeat(64), EndpointID: 'b'.repeat(64) })
-const one = (path) =>
-  new Promise((resolve, reject) => {
-    const t = performance.now()
-    const req = request(
-      {
-        socketPath: sock,
-        path,
-        method: 'POST',
-        agent,
-        headers: { 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        let text = ''
-        res.on('data', (c) => (text += c))
-        res.on('end', () => resolve([performance.now() - t, res.statusCode, text]))
-      }
-    )
-    req.on('error', reject)
-    req.end(body)
-  })
 const times = []
 for (let i = 0; i < 300; i++) {
-  const [ms, status, text] = await one(
-    i % 2 ? '/NetworkDriver.Leave' : '/NetworkDriver.RevokeExternalConnectivity'
+  const { ms, status, text } = await post(
+    agent,
+    sock,
+    i % 2 ? '/NetworkDriver.Leave' : '/NetworkDriver.RevokeExternalConnectivity',
+    body
   )
   if (status !== 200) throw new Error(`${status} ${text}`)
   times.push(ms)
