@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
@@ -33,8 +33,12 @@ export interface EtcdProcess {
   url: string
   child: ChildProcess
   output: () => string
-  /** SIGSTOP / SIGCONT: etcd keeps its sockets but answers nothing. */
-  pause: () => void
+  /**
+   * SIGSTOP / SIGCONT: etcd keeps its sockets but answers nothing. The kernel stops a process's
+   * threads one after another after kill() has returned, so pause resolves only when every thread
+   * is seen stopped: a request sent at once could otherwise still be answered (it was, in CI).
+   */
+  pause: () => Promise<void>
   resume: () => void
   /** Kills this process (SIGKILL: no clean shutdown) and waits for it to be gone. */
   kill: () => Promise<void>
@@ -124,9 +128,33 @@ export async function startEtcd(
     url,
     child,
     output: () => output,
-    pause: () => void child.kill('SIGSTOP'),
+    pause: async () => {
+      child.kill('SIGSTOP')
+      await allThreadsStopped(child)
+    },
     resume: () => void child.kill('SIGCONT'),
     kill,
+  }
+}
+
+/** Waits (at most 5 s) until every thread of the child is in state T (stopped) in /proc. */
+async function allThreadsStopped(child: ChildProcess): Promise<void> {
+  const { pid } = child
+  if (pid === undefined) throw new Error('etcd has no pid: cannot pause it')
+  const tasks = `/proc/${pid}/task`
+  const states = (): string[] =>
+    readdirSync(tasks).map((tid) => {
+      const stat = readFileSync(`${tasks}/${tid}/stat`, 'utf8')
+      // The state follows the command name, which is in parentheses and may hold spaces.
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    })
+  const deadline = Date.now() + 5000
+  for (;;) {
+    const seen = states()
+    if (seen.length > 0 && seen.every((state) => state === 'T')) return
+    if (Date.now() > deadline)
+      throw new Error(`etcd (pid ${pid}) not stopped 5 s after SIGSTOP: thread states ${seen}`)
+    await new Promise((resolve) => setTimeout(resolve, 2))
   }
 }
 

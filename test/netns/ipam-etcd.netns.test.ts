@@ -168,7 +168,7 @@ describe('the etcd IPAM backend against a real etcd', () => {
     assert.ok(before.size >= 2 * PER_HOST, 'the table to keep is not empty')
     const url = etcd.url
 
-    etcd.pause()
+    await etcd.pause()
     let started = performance.now()
     await assert.rejects(ask(a), (error: Error) => {
       assert.equal(error.message, `etcd unreachable at ${url} (no answer within ${TIMEOUT_MS} ms)`)
@@ -205,7 +205,7 @@ describe('the etcd IPAM backend against a real etcd', () => {
       const timeout = 4000
       const ns = createNetns()
       let plugin: PluginProcess | undefined
-      etcd.pause()
+      await etcd.pause()
       try {
         plugin = await startPlugin({
           netns: ns.name,
