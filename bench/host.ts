@@ -16,6 +16,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
+import { bundleNodeFlags } from '../test/helpers/bundle-node-flags.ts'
 import { REPO } from '../test/helpers/plugin-process.ts'
 import { call } from '../test/helpers/socket-client.ts'
 import { ipamFleet } from './host-ipam.ts'
@@ -71,6 +72,7 @@ async function pluginStart(): Promise<number> {
   try {
     const socket = join(dir, 'plugin.sock')
     const args = [
+      ...bundleNodeFlags(),
       MAIN,
       '--socket',
       socket,

@@ -1,9 +1,11 @@
 /**
  * The floor plugin of benchmark 1 (bench/floor-plugin.ts) as Docker runs it: our bundle's rootfs
- * (the same node, the same ip), with floor.js beside our code and an entrypoint that runs it.
+ * (the same node with the same options, the same ip), with floor.js beside our code and an
+ * entrypoint that runs it.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { bundleNodeFlags } from '../test/helpers/bundle-node-flags.ts'
 import { dockerOk, run } from '../test/lab/docker.ts'
 import { BUNDLE, REPO, enable } from '../test/lab/plugin.ts'
 
@@ -22,8 +24,10 @@ export async function createFloor(): Promise<void> {
     const socket = (config['interface'] as { socket: string }).socket
     config['interface'] = { types: ['docker.networkdriver/1.0'], socket }
     config['description'] = 'benchmark floor: node:http and one resident ip, nothing else'
+    // The same node options as ours: the floor is what any plugin on this node pays.
     config['entrypoint'] = [
       '/usr/bin/node',
+      ...bundleNodeFlags(configFile),
       '/opt/ipvlan-lan/floor.js',
       `/run/docker/plugins/${socket}`,
     ]

@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { bundleNodeFlags } from '../../test/helpers/bundle-node-flags.ts'
 import { REPO } from '../../test/helpers/plugin-process.ts'
 import { waitForSocket } from '../../test/helpers/socket-client.ts'
 
@@ -15,7 +16,8 @@ export interface BenchPlugin {
 }
 
 /**
- * The compiled program (`node dist/main.js`, what the bundle runs) at info level, managing
+ * The compiled program (`node dist/main.js` with the bundle's node options, what the bundle
+ * runs) at info level, managing
  * `netns`. Like test/helpers' startPlugin, with a start-up allowance fit for a loaded TCG guest.
  */
 export async function startBenchPlugin(options: {
@@ -28,6 +30,7 @@ export async function startBenchPlugin(options: {
   const base = mkdtempSync(join(tmpdir(), 'ipvlan-lan-bench-'))
   const socket = join(base, 'plugin.sock')
   const args = [
+    ...bundleNodeFlags(),
     join(REPO, 'dist', 'main.js'),
     '--socket',
     socket,

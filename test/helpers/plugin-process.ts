@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { bundleNodeFlags } from './bundle-node-flags.ts'
 import { REPO } from './repo-root.ts'
 import { waitForSocket } from './socket-client.ts'
 
@@ -10,11 +11,11 @@ export { REPO }
 
 /**
  * Node arguments that run the plugin program. PLUGIN_ENTRY=dist (set in the lab) runs the
- * compiled program: tsx takes ~30 s to start under emulation.
+ * compiled program, with the bundle's node options: tsx takes ~30 s to start under emulation.
  */
 export function pluginEntry(compiled = process.env['PLUGIN_ENTRY'] === 'dist'): string[] {
   return compiled
-    ? [join(REPO, 'dist', 'main.js')]
+    ? [...bundleNodeFlags(), join(REPO, 'dist', 'main.js')]
     : ['--import', 'tsx', join(REPO, 'src', 'main.ts')]
 }
 
