@@ -16,9 +16,9 @@ export interface BenchPlugin {
 }
 
 /**
- * The compiled program (`node dist/main.js` with the bundle's node options, what the bundle
- * runs) at info level, managing
- * `netns`. Like test/helpers' startPlugin, with a start-up allowance fit for a loaded TCG guest.
+ * The compiled program (`node dist/main.js` with the bundle's node options, what the bundle runs)
+ * at info level, managing `netns`. Like test/helpers' startPlugin, with a start-up allowance fit
+ * for a loaded TCG guest.
  */
 export async function startBenchPlugin(options: {
   netns: string

@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
+import { sleep, until } from './poll.ts'
 
 /** Where Debian's etcd-server puts the server (scripts/deps.sh installs it). */
 export const ETCD_BIN = '/usr/bin/etcd'
@@ -122,7 +123,7 @@ export async function startEtcd(
       throw new Error(`etcd did not answer at ${url} within ${timeoutMs} ms:\n${output}`)
     }
     ready = await answers(url, tls)
-    if (!ready) await new Promise((resolve) => setTimeout(resolve, 200))
+    if (!ready) await sleep(200)
   }
   return {
     url,
@@ -142,20 +143,20 @@ async function allThreadsStopped(child: ChildProcess): Promise<void> {
   const { pid } = child
   if (pid === undefined) throw new Error('etcd has no pid: cannot pause it')
   const tasks = `/proc/${pid}/task`
-  const states = (): string[] =>
-    readdirSync(tasks).map((tid) => {
+  let seen: string[] = []
+  const stopped = (): boolean => {
+    seen = readdirSync(tasks).map((tid) => {
       const stat = readFileSync(`${tasks}/${tid}/stat`, 'utf8')
       // The state follows the command name, which is in parentheses and may hold spaces.
-      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+      return stat.charAt(stat.lastIndexOf(')') + 2)
     })
-  const deadline = Date.now() + 5000
-  for (;;) {
-    const seen = states()
-    if (seen.length > 0 && seen.every((state) => state === 'T')) return
-    if (Date.now() > deadline)
-      throw new Error(`etcd (pid ${pid}) not stopped 5 s after SIGSTOP: thread states ${seen}`)
-    await new Promise((resolve) => setTimeout(resolve, 2))
+    return seen.length > 0 && seen.every((state) => state === 'T')
   }
+  await until(`etcd (pid ${pid}) stopped after SIGSTOP`, stopped, 5000, 2).catch(
+    (error: unknown) => {
+      throw new Error(`${(error as Error).message}: thread states ${seen}`)
+    }
+  )
 }
 
 /**
