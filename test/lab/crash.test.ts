@@ -17,6 +17,7 @@ import {
   waitFor,
 } from './docker.ts'
 import { waitForSocket } from '../helpers/socket-client.ts'
+import { addressHolders } from './address-holders.ts'
 import { ensureInstalled, pluginEnabled, pluginStateDir, REGISTRY_PLUGIN } from './plugin.ts'
 
 /**
@@ -147,24 +148,6 @@ async function cyclesUnderFire(tag: string, kill: () => Promise<void>): Promise<
   return report
 }
 
-/**
- * Docker's sandbox namespaces (every engine's exec root) with the IPv4 addresses in each: when a
- * new container's address is "already in use" after dockerd's SIGKILL, this names the holder
- * (seen 3 times, not yet understood; see bench/HISTORY.md "Bursts, 2026-12-05").
- */
-async function sandboxAddresses(): Promise<string> {
-  const lines: string[] = []
-  for (const root of readdirSync('/run').filter((name) => /^docker(-[\d.]+)?$/.test(name))) {
-    const dir = join('/run', root, 'netns')
-    if (!existsSync(dir)) continue
-    for (const ns of readdirSync(dir)) {
-      const shown = await run('nsenter', [`--net=${join(dir, ns)}`, 'ip', '-br', '-4', 'addr'])
-      lines.push(`${join(dir, ns)}: ${shown.output.replaceAll('\n', '; ')}`)
-    }
-  }
-  return lines.length > 0 ? lines.join('\n') : 'no sandbox namespace under /run/docker*/netns'
-}
-
 async function assertHealthy(label: string): Promise<void> {
   await waitFor(
     `${label}: anchors running`,
@@ -204,7 +187,7 @@ async function assertHealthy(label: string): Promise<void> {
   ).catch(async (error: unknown) => {
     throw new Error(
       `${(error as Error).message}; the last docker run said: ${last}\n` +
-        `sandbox namespaces and their addresses:\n${await sandboxAddresses()}`
+        `holders of the subnet's addresses:\n${await addressHolders('172.31.33.', NET)}`
     )
   })
   const fresh = await ping('crash-new', target)

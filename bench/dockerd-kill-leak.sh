@@ -1,0 +1,78 @@
+#!/bin/sh
+# Does a dockerd SIGKILL during `docker run` leave a container's address held in the kernel?
+# A diagnostic, not a benchmark. Inside a lab VM, root, after `make plugin`:
+#   scripts/lab/vm.sh start --engine 28 &&
+#   scripts/lab/vm.sh exec -- 'sh /work/main/bench/dockerd-kill-leak.sh'
+# DRIVER=ipvlan (default: Docker's built-in, the control) or a plugin name (PLUGIN=1 creates it
+# from the bundle as kill-ipvlan:latest). ROUNDS (12) times: `docker run -d` in the background,
+# a random 0.2-4 s, SIGKILL dockerd, start it again, remove the container. After each round it
+# lists Docker's sandbox namespaces that hold an address of the network's subnet although no
+# container of the network runs, and tries `docker run --rm` on the network.
+# 2026-12-05 22:05, Docker 28 lab VM, 10 rounds each: the built-in and the plugin (landing code)
+# both left nothing held and every new container started.
+set -eu
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-12}
+DRIVER=${DRIVER:-ipvlan}
+D="sh scripts/lab/guest/dockerd.sh"
+SUBNET_PREFIX=172.31.77.
+if [ "${PLUGIN:-0}" = 1 ]; then
+  DRIVER=kill-ipvlan:latest
+  . bench/lab-plugin.sh
+  lab_plugin $DRIVER info
+fi
+ip link del kl0 2>/dev/null || true
+ip link add kl0 type dummy
+ip link set kl0 up
+docker network rm killnet >/dev/null 2>&1 || true
+docker network create -d "$DRIVER" -o parent=kl0 --subnet 172.31.77.0/24 killnet >/dev/null
+# Sandbox namespaces holding an address of the subnet: "path address" lines.
+held() {
+  for ns in /run/docker*/netns/*; do
+    [ -e "$ns" ] || continue
+    nsenter --net="$ns" ip -4 -o addr 2>/dev/null |
+      awk -v p="$SUBNET_PREFIX" -v ns="$ns" 'index($4, p) == 1 { print ns, $2, $4 }'
+  done
+}
+leaks=0
+blocked=0
+r=1
+while [ $r -le "$ROUNDS" ]; do
+  delay=$(awk -v s="$(date +%N)" 'BEGIN { srand(s); printf "%.1f", 0.2 + rand() * 3.8 }')
+  docker run -d --name kl-$r --net killnet busybox:lab sleep 600 >/dev/null 2>&1 &
+  runner=$!
+  sleep "$delay"
+  kill -KILL "$(pidof dockerd)" 2>/dev/null || true
+  wait $runner || true
+  while pidof dockerd >/dev/null; do sleep 0.1; done
+  $D start >/dev/null
+  if [ "$DRIVER" != ipvlan ]; then
+    # After a SIGKILL containerd may still hold the plugin's task and Docker disables it.
+    i=0
+    until [ "$(docker plugin inspect -f '{{.Enabled}}' "$DRIVER")" = true ] || [ $i -ge 30 ]; do
+      docker plugin enable "$DRIVER" >/dev/null 2>&1 || sleep 2
+      i=$((i + 1))
+    done
+  fi
+  docker rm -f kl-$r >/dev/null 2>&1 || true
+  found=$(held)
+  if [ -n "$found" ]; then
+    leaks=$((leaks + 1))
+    echo "round $r (kill after ${delay} s): held after rm:"
+    echo "$found" | sed 's/^/  /'
+    ls -la /run/docker*/netns/ | sed 's/^/  /'
+  else
+    echo "round $r (kill after ${delay} s): nothing held"
+  fi
+  if out=$(docker run --rm --net killnet busybox:lab true 2>&1); then
+    echo "  a new container starts"
+  else
+    blocked=$((blocked + 1))
+    echo "  a new container does not start: $out"
+  fi
+  r=$((r + 1))
+done
+echo "driver $DRIVER: $ROUNDS rounds, $leaks left an address held, $blocked blocked a new container"
+docker ps -aq --filter network=killnet | xargs -r docker rm -f >/dev/null
+docker network rm killnet >/dev/null || true
+ip link del kl0
