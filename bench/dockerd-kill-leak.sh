@@ -5,11 +5,12 @@
 #   scripts/lab/vm.sh exec -- 'sh /work/main/bench/dockerd-kill-leak.sh'
 # DRIVER=ipvlan (default: Docker's built-in, the control) or a plugin name (PLUGIN=1 creates it
 # from the bundle as kill-ipvlan:latest). ROUNDS (12) times: `docker run -d` in the background,
-# a random 0.2-4 s, SIGKILL dockerd, start it again, remove the container. After each round it
-# lists Docker's sandbox namespaces that hold an address of the network's subnet although no
-# container of the network runs, and tries `docker run --rm` on the network.
-# 2026-12-05 22:05, Docker 28 lab VM, 10 rounds each: the built-in and the plugin (landing code)
-# both left nothing held and every new container started.
+# a random 0.2-4 s (AT=init: 0-0.8 s after its task exists), SIGKILL dockerd, start it
+# again, remove the container. After each round it lists the network namespaces (Docker's and
+# every process's) that still hold an address of the network's subnet, and tries `docker run
+# --rm` on the network.
+# 2026-12-05, Docker 28 lab VM (landing code): random kills, 10 rounds each, and AT=init, 8 rounds
+# each: the built-in and the plugin left nothing held and every new container started.
 set -eu
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-12}
@@ -26,12 +27,15 @@ ip link add kl0 type dummy
 ip link set kl0 up
 docker network rm killnet >/dev/null 2>&1 || true
 docker network create -d "$DRIVER" -o parent=kl0 --subnet 172.31.77.0/24 killnet >/dev/null
-# Sandbox namespaces holding an address of the subnet: "path address" lines.
+# Namespaces holding an address of the subnet: "netns-inode path address" lines, each namespace
+# once, whether Docker still has it bind-mounted or only a process is in it.
 held() {
-  for ns in /run/docker*/netns/*; do
-    [ -e "$ns" ] || continue
+  for ns in /run/docker*/netns/* /proc/[0-9]*/ns/net; do
+    ino=$(stat -L -c %i "$ns" 2>/dev/null) || continue
+    echo "$ino $ns"
+  done | sort -u -k1,1 | while read -r ino ns; do
     nsenter --net="$ns" ip -4 -o addr 2>/dev/null |
-      awk -v p="$SUBNET_PREFIX" -v ns="$ns" 'index($4, p) == 1 { print ns, $2, $4 }'
+      awk -v p="$SUBNET_PREFIX" -v ns="$ino $ns" 'index($4, p) == 1 { print ns, $2, $4 }'
   done
 }
 leaks=0
@@ -41,10 +45,23 @@ while [ $r -le "$ROUNDS" ]; do
   delay=$(awk -v s="$(date +%N)" 'BEGIN { srand(s); printf "%.1f", 0.2 + rand() * 3.8 }')
   docker run -d --name kl-$r --net killnet busybox:lab sleep 600 >/dev/null 2>&1 &
   runner=$!
-  sleep "$delay"
+  if [ "${AT:-random}" = init ]; then
+    # A random 0-0.8 s after the container's task exists (runc init): dockerd sets up the
+    # network in the created task's namespace and marks the container running only after the
+    # task has started; a kill in between leaves a task whose container is not "running".
+    i=0
+    until pgrep -f 'runc init' >/dev/null || [ $i -ge 600 ]; do i=$((i + 1)); done
+    delay=$(awk -v s="$(date +%N)" 'BEGIN { srand(s); printf "%.1f", rand() * 0.8 }')
+    sleep "$delay"
+    delay="init + $delay"
+  else
+    sleep "$delay"
+  fi
   kill -KILL "$(pidof dockerd)" 2>/dev/null || true
   wait $runner || true
   while pidof dockerd >/dev/null; do sleep 0.1; done
+  # A stale pid file whose number a new process took makes dockerd refuse to start.
+  rm -f /run/docker.pid /run/docker-*.pid
   $D start >/dev/null
   if [ "$DRIVER" != ipvlan ]; then
     # After a SIGKILL containerd may still hold the plugin's task and Docker disables it.
@@ -54,13 +71,17 @@ while [ $r -le "$ROUNDS" ]; do
       i=$((i + 1))
     done
   fi
+  state=$(docker inspect -f '{{.State.Status}}' kl-$r 2>&1 || true)
   docker rm -f kl-$r >/dev/null 2>&1 || true
   found=$(held)
   if [ -n "$found" ]; then
     leaks=$((leaks + 1))
     echo "round $r (kill after ${delay} s): held after rm:"
     echo "$found" | sed 's/^/  /'
-    ls -la /run/docker*/netns/ | sed 's/^/  /'
+    for pid in $(echo "$found" | awk '{ print $2 }' | sed -n 's|^/proc/\([0-9]*\)/ns/net$|\1|p'); do
+      echo "  process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+    done
+    echo "  kl-$r was '$state' after the restart"
   else
     echo "round $r (kill after ${delay} s): nothing held"
   fi
