@@ -17,7 +17,7 @@ import {
   waitFor,
 } from './docker.ts'
 import { waitForSocket } from '../helpers/socket-client.ts'
-import { addressHolders } from './address-holders.ts'
+import { addressHolders, endStrandedTasks } from './address-holders.ts'
 import { ensureInstalled, pluginEnabled, pluginStateDir, REGISTRY_PLUGIN } from './plugin.ts'
 
 /**
@@ -148,7 +148,17 @@ async function cyclesUnderFire(tag: string, kill: () => Promise<void>): Promise<
   return report
 }
 
-async function assertHealthy(label: string): Promise<void> {
+/**
+ * The survivors reach each other, a new container starts and every state file parses. After
+ * dockerd's SIGKILLs (`dockerdKilled`), a new container refused with "address already in use"
+ * because Docker stranded a task holding that address (README, Reliability, "Known issue,
+ * Docker's"; the built-in driver meets it too: bench/dockerd-kill-leak.sh AT=addr) gets the
+ * operator's remedy: those tasks' processes are ended, and the start is tried again. Only such
+ * tasks: an address held anywhere else (the host, a sandbox Docker still has) still fails the
+ * test. Returns what was ended, for the test's diagnostics.
+ */
+async function assertHealthy(label: string, dockerdKilled = false): Promise<string[]> {
+  const ended: string[] = []
   await waitFor(
     `${label}: anchors running`,
     async () => {
@@ -181,7 +191,11 @@ async function assertHealthy(label: string): Promise<void> {
         '600'
       )
       last = started.output
-      return started.code === 0
+      if (started.code === 0) return true
+      if (dockerdKilled && last.includes('address already in use')) {
+        ended.push(...(await endStrandedTasks('172.31.33.')))
+      }
+      return false
     },
     120_000
   ).catch(async (error: unknown) => {
@@ -199,6 +213,7 @@ async function assertHealthy(label: string): Promise<void> {
       JSON.parse(readFileSync(join(stateDir, folder, file), 'utf8'))
     }
   }
+  return ended
 }
 
 // 350-774 s in the runs so far (the machine's speed varies that much): about twice the slowest.
@@ -258,7 +273,12 @@ describe('crash safety', { timeout: 25 * 60_000 }, () => {
     })
     t.diagnostic(`cycles ok=${report.ok} failed=${report.failed} dockerd kills=${kills}`)
     assert.ok(kills >= 1, 'dockerd was killed at least once')
-    await assertHealthy('after dockerd kills')
+    const ended = await assertHealthy('after dockerd kills', true)
+    if (ended.length > 0) {
+      t.diagnostic(
+        `Docker stranded ${ended.length} task(s) holding addresses of the network (its known issue); ended: ${ended.join('; ')}`
+      )
+    }
   })
 
   test('once everything is removed, no link and no record of ours is left', async () => {
