@@ -100,7 +100,7 @@ while [ $r -le "$ROUNDS" ]; do
     leaks=$((leaks + 1))
     echo "round $r (kill after ${delay} s): held after rm:"
     echo "$found" | sed 's/^/  /'
-    for pid in $(echo "$found" | awk '{ print $2 }' | sed -n 's|^/proc/\([0-9]*\)/ns/net$|\1|p'); do
+    for pid in $stranded; do
       echo "  process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
     done
     echo "  kl-$r was '$state' after the restart; processes holding the address after its docker rm -f: ${stranded:-none}"

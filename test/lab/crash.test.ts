@@ -29,6 +29,8 @@ import { ensureInstalled, pluginEnabled, pluginStateDir, REGISTRY_PLUGIN } from 
 const NAME = REGISTRY_PLUGIN
 const MASTER = 'crm0'
 const NET = 'crash-net'
+// The network's subnet, 172.31.33.0/24, as the prefix its addresses start with.
+const SUBNET_PREFIX = '172.31.33.'
 // 3 cycles a lane: under emulation one `docker run` + `rm` takes 10-30 s and every kill costs a
 // restart of 20-90 s during which the lanes wait, so each kill still lands while starts are in
 // flight; with 5 a lane (15 cycles) Docker 28 took 8 min 11 s for the two kill tests, 3 plugin and
@@ -193,7 +195,7 @@ async function assertHealthy(label: string, dockerdKilled = false): Promise<stri
       last = started.output
       if (started.code === 0) return true
       if (dockerdKilled && last.includes('address already in use')) {
-        ended.push(...(await endStrandedTasks('172.31.33.')))
+        ended.push(...(await endStrandedTasks(SUBNET_PREFIX)))
       }
       return false
     },
@@ -201,7 +203,7 @@ async function assertHealthy(label: string, dockerdKilled = false): Promise<stri
   ).catch(async (error: unknown) => {
     throw new Error(
       `${(error as Error).message}; the last docker run said: ${last}\n` +
-        `holders of the subnet's addresses:\n${await addressHolders('172.31.33.', NET)}`
+        `holders of the subnet's addresses:\n${await addressHolders(SUBNET_PREFIX, NET)}`
     )
   })
   const fresh = await ping('crash-new', target)
@@ -224,7 +226,7 @@ describe('crash safety', { timeout: 25 * 60_000 }, () => {
     const id = await dockerOk('plugin', 'inspect', '-f', '{{.Id}}', NAME)
     pluginSocket = `/run/docker/plugins/${id}/ipvlan-lan.sock`
     await addDummy(MASTER)
-    const args = ['-o', `parent=${MASTER}.33`, '--subnet', '172.31.33.0/24', NET]
+    const args = ['-o', `parent=${MASTER}.33`, '--subnet', `${SUBNET_PREFIX}0/24`, NET]
     networkId = await dockerOk('network', 'create', '-d', NAME, ...args)
     for (const anchor of ANCHORS) await runContainer(anchor, NET, ['--restart=always'])
   })
