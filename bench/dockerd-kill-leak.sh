@@ -11,7 +11,7 @@
 # an address of the network's subnet and tries `docker run --rm` on the network; if that is
 # refused, it ends the processes holding the address (REMEDY=0: leaves them) and tries again.
 # 2026-12-05, Docker 28 lab VM (landing code): random kills (10 rounds each) and AT=init (8 each)
-# left nothing held, built-in and plugin. AT=addr with the built-in: 3 of 10 rounds stranded a
+# left nothing held, built-in and plugin. AT=addr with the built-in: 5 of 19 rounds (five runs) stranded a
 # task (`runc init`, or the container's `sleep` when the task had started) holding the address
 # after `docker rm -f`; every later container given that address was refused; ending the
 # process freed it. With the plugin: 0 of 4 (the poll is a matter of luck).
