@@ -30,12 +30,23 @@ export async function createFromBundle(
 }
 
 /**
+ * A failure in any of the three steps of dockerd's plugin executor Create (moby
+ * daemon/internal/plugin/executor/containerd: the containerd container, its task, the start).
+ */
+const createFailed =
+  /error creating containerd container|failed to create task|cannot start a container/
+
+/**
  * Docker gives a starting plugin about 12 s to listen on its socket (3 dial retries), then stops
  * it and fails the enable ("dial unix …: connect: no such file or directory"). Under emulation on
  * a loaded host node can take longer than that to start, so a failure of that kind is retried.
- * So is "id already in use" after a failed start: dockerd cleans up the plugin's containerd
- * container asynchronously (moby HandleExitEvent; seen on Docker 20.10.24). Any other error is
- * thrown at once.
+ * So is a failed Create, for up to 60 s: after a failed start dockerd goes on cleaning up, and
+ * starting the plugin again on its own, for some seconds (moby daemon/pkg/plugin/manager.go
+ * HandleExitEvent: restart is still set when the plugin exits during its enable; the exit event's
+ * clean-up force-deletes the task and container of that id and removes its run directory). An
+ * enable in that window meets it: "id already in use" (Docker 20.10.24), "cannot start a container
+ * that has stopped", "failed to open stdout fifo", "failed to create task … not found" (Docker
+ * 28.5). Any other error is thrown at once.
  */
 export async function enable(name: string, attempts = 4, cli = docker): Promise<void> {
   let slowStarts = 0
@@ -45,7 +56,7 @@ export async function enable(name: string, attempts = 4, cli = docker): Promise<
     if (result.code === 0 || (await pluginEnabled(name, cli))) return
     const again = `# docker plugin enable ${name}: ${result.output}; enabling again`
     // The clean-up is waited for up to 60 s (3 s apart), apart from the slow-start attempts.
-    if (/id already in use/.test(result.output) && ++cleanUps <= 20) {
+    if (createFailed.test(result.output) && ++cleanUps <= 20) {
       console.log(again)
       await new Promise((resolve) => setTimeout(resolve, 3000))
       continue
